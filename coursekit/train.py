@@ -1,0 +1,347 @@
+"""The one training loop every notebook uses.
+
+``train(model, loss_fn, data, epochs=...)`` gives: a `tqdm.auto` progress bar with the running
+loss, a `History` of metrics, an optional eval callback, a NaN/inf guard that stops with the
+step number and likely cures, atomic checkpoints (model, optimizer, step, RNG states, history)
+and exact resume: an interrupted run resumed from its checkpoint ends with the same parameters
+as an uninterrupted one.
+
+Two ways to define a step:
+
+* ``loss_fn(model, *batch) -> loss`` (a scalar tensor, or a dict with key ``"loss"`` plus other
+  scalars to log). The loop does ``zero_grad → backward → (clip) → optimizer.step``.
+* ``step_fn(model, *batch) -> dict`` for models with several optimizers (GANs): it does its own
+  updates and returns the scalars to log. Pass the optimizers as a dict so they are
+  checkpointed.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import batches
+
+FORMAT = "coursekit-train-v1"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss (or another logged scalar) became NaN or infinite."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, or belongs to another model."""
+
+
+# ----------------------------------------------------------------------------- history
+@dataclass
+class History:
+    """Logged metrics. Each record: {"phase": "train"|"eval", "step", "epoch", "time", ...}."""
+
+    records: list[dict] = field(default_factory=list)
+
+    def log(self, phase: str, step: int, epoch: float, seconds: float, metrics: dict) -> None:
+        self.records.append({"phase": phase, "step": step, "epoch": epoch, "time": seconds,
+                             **{k: float(v) for k, v in metrics.items()}})
+
+    def series(self, key: str, phase: str = "train") -> tuple[list[int], list[float]]:
+        """(steps, values) of one metric, e.g. ``history.series("loss")``."""
+        rows = [r for r in self.records if r["phase"] == phase and key in r]
+        return [r["step"] for r in rows], [r[key] for r in rows]
+
+    def last(self, key: str, phase: str = "train") -> float:
+        """The most recent value of a metric (raises KeyError if never logged)."""
+        _, values = self.series(key, phase)
+        if not values:
+            raise KeyError(f"metric {key!r} was never logged in phase {phase!r}; "
+                           f"logged: {sorted(self.keys(phase))}")
+        return values[-1]
+
+    def keys(self, phase: str = "train") -> set[str]:
+        return {k for r in self.records if r["phase"] == phase for k in r} - {
+            "phase", "step", "epoch", "time"}
+
+    @property
+    def seconds(self) -> float:
+        """Training wall time so far (summed over resumed runs)."""
+        return self.records[-1]["time"] if self.records else 0.0
+
+    def state_dict(self) -> dict:
+        return {"records": self.records}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "History":
+        return cls(records=list(state["records"]))
+
+
+# ----------------------------------------------------------------------------- EMA
+class EMA:
+    """Exponential moving average of a model's parameters: θ̄ ← decay·θ̄ + (1 − decay)·θ.
+
+    ``ema = EMA(model, 0.999)``; pass ``ema=ema`` to `train`; sample with ``ema.model``.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for p_ema, p in zip(self.model.parameters(), model.parameters()):
+            p_ema.lerp_(p.detach(), 1.0 - self.decay)
+        for b_ema, b in zip(self.model.buffers(), model.buffers()):
+            b_ema.copy_(b)
+
+    def state_dict(self) -> dict:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state)
+
+
+# ----------------------------------------------------------------------------- RNG state
+def rng_state() -> dict:
+    """Python, NumPy and torch RNG states in a `weights_only`-loadable form."""
+    np_state = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                      *np_state[2:])}
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _state(obj) -> dict:
+    if isinstance(obj, dict):
+        return {k: v.state_dict() for k, v in obj.items()}
+    return obj.state_dict()
+
+
+def _load_state(obj, state) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            v.load_state_dict(state[k])
+    else:
+        obj.load_state_dict(state)
+
+
+def save_atomic(obj: dict, path: Path | str) -> None:
+    """torch.save to a temporary file, then `os.replace`: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path | str) -> dict:
+    """Load a training checkpoint safely (`weights_only=True`) and check its format."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e}). "
+                              f"It is corrupt or truncated: delete it and train again.") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a coursekit training checkpoint (format "
+                              f"{ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt)}, "
+                              f"expected {FORMAT!r}).")
+    return ckpt
+
+
+def _restore(ckpt: dict, path: Path, model, optimizer, ema) -> None:
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path} does not fit this model (different "
+                              f"architecture or size): {e}. Delete it or pass resume=False.") from e
+    _load_state(optimizer, ckpt["optimizer"])
+    if ema is not None:
+        if ckpt.get("ema") is None:
+            raise CheckpointError(f"checkpoint {path} has no EMA weights but ema= was given")
+        ema.load_state_dict(ckpt["ema"])
+    set_rng_state(ckpt["rng"])
+
+
+# ----------------------------------------------------------------------------- loop
+def _finite_or_raise(metrics: dict, step: int, epoch: int, lr_hint: str,
+                     checkpoint: Path | None) -> None:
+    for k, v in metrics.items():
+        if not math.isfinite(v):
+            saved = (f" The last good checkpoint is {checkpoint}; resume from it after the fix."
+                     if checkpoint is not None and checkpoint.exists() else "")
+            raise NonFiniteLossError(
+                f"{k} became {v} at step {step} (epoch {epoch}); training stopped before the "
+                f"update, so the weights are still finite. Likely cures: a smaller learning rate"
+                f"{lr_hint}; gradient clipping (max_grad_norm=1.0); check the inputs for "
+                f"NaN/inf and their range; compute log-probabilities from logits "
+                f"(e.g. BCEWithLogits) rather than log(sigmoid).{saved}")
+
+
+def _as_batches(data, batch_size: int, seed: int, epoch: int, drop_last: bool):
+    tensors = data if isinstance(data, (tuple, list)) else (data,)
+    # One generator per epoch, seeded by (seed, epoch): resume can rebuild the same order.
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return batches(*tensors, batch_size=batch_size, shuffle=True, generator=g,
+                   drop_last=drop_last)
+
+
+def train(model: nn.Module, loss_fn: Callable | None, data, *,
+          epochs: int = 1, steps: int | None = None, batch_size: int = 128,
+          lr: float = 1e-3, optimizer: torch.optim.Optimizer | dict | None = None,
+          step_fn: Callable | None = None, eval_fn: Callable[[nn.Module], dict] | None = None,
+          eval_every: int | None = None, log_every: int | None = None,
+          max_grad_norm: float | None = None, ema: EMA | None = None,
+          checkpoint: Path | str | None = None, checkpoint_every: int | None = None,
+          resume: bool = True, stop_after: int | None = None, max_seconds: float | None = None,
+          seed: int = 0, drop_last: bool = True, desc: str = "train", progress: bool = True,
+          history: History | None = None) -> History:
+    """Train `model` and return its `History`.
+
+    data: a tensor, a tuple of aligned tensors (iterated in shuffled mini-batches, a new order
+      per epoch), or a callable ``data(batch_size, generator) -> tensor | tuple`` that draws a
+      fresh batch (2-D toy sets).
+    epochs / steps: length of training (`steps` wins; callables need `steps`).
+    checkpoint: file to write atomically every `checkpoint_every` steps (default: every epoch)
+      and at the end; with ``resume=True`` an existing file is loaded and training continues
+      from its step. `stop_after` ends early at that step (to simulate an interruption).
+    max_seconds: stop when this much wall time has passed (not bit-reproducible).
+    The model is trained in place; eval_fn(model) -> dict runs every `eval_every` steps and at
+    the end (with the model in eval mode).
+    """
+    if (loss_fn is None) == (step_fn is None):
+        raise ValueError("give exactly one of loss_fn (single optimizer) or step_fn (custom step)")
+    if optimizer is None:
+        if step_fn is not None:
+            raise ValueError("step_fn needs its optimizer(s): pass optimizer={'g': ..., 'd': ...}")
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    device = next(model.parameters()).device
+    if callable(data) and not isinstance(data, torch.Tensor):
+        if steps is None:
+            raise ValueError("data is a sampler callable: give steps=")
+        steps_per_epoch = steps
+    else:
+        n = len(data[0] if isinstance(data, (tuple, list)) else data)
+        steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+        if steps_per_epoch == 0:
+            raise ValueError(f"{n} examples give no full batch of {batch_size}; "
+                             f"lower batch_size or pass drop_last=False")
+    total = steps if steps is not None else epochs * steps_per_epoch
+    log_every = log_every or max(1, min(steps_per_epoch, 100))
+    checkpoint_every = checkpoint_every or steps_per_epoch
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    lr_hint = ""
+    if isinstance(optimizer, torch.optim.Optimizer):
+        lr_hint = f" (now {optimizer.param_groups[0]['lr']:g})"
+
+    history = history if history is not None else History()
+    step, elapsed = 0, 0.0
+    if checkpoint is not None and resume and checkpoint.exists():
+        ckpt = load_checkpoint(checkpoint)
+        _restore(ckpt, checkpoint, model, optimizer, ema)
+        step, history = ckpt["step"], History.from_state_dict(ckpt["history"])
+        elapsed = history.seconds
+
+    def save() -> None:
+        if checkpoint is not None:
+            save_atomic({"format": FORMAT, "model": model.state_dict(),
+                         "optimizer": _state(optimizer), "step": step, "rng": rng_state(),
+                         "history": history.state_dict(),
+                         "ema": ema.state_dict() if ema is not None else None}, checkpoint)
+
+    def evaluate() -> None:
+        if eval_fn is None:
+            return
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            metrics = eval_fn(model)
+        model.train(was_training)
+        history.log("eval", step, step / steps_per_epoch, elapsed + time.perf_counter() - t0,
+                    metrics)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()} | running, refresh=False)
+
+    end = min(total, stop_after) if stop_after is not None else total
+    bar = tqdm(total=total, initial=step, desc=desc, disable=not progress, mininterval=0.5,
+               unit="step")
+    t0 = time.perf_counter()
+    running: dict = {}
+    sums: dict[str, float] = {}
+    count = 0
+    model.train()
+    while step < end:
+        epoch = step // steps_per_epoch
+        if callable(data) and not isinstance(data, torch.Tensor):
+            source = (data(batch_size, torch.Generator().manual_seed(seed * 1_000_003 + s))
+                      for s in range(step, end))
+        else:
+            source = _as_batches(data, batch_size, seed, epoch, drop_last)
+            for _ in range(step % steps_per_epoch):  # resume mid-epoch: skip seen batches
+                next(source)
+        for batch in source:
+            batch = tuple(b.to(device) for b in (batch if isinstance(batch, tuple) else (batch,)))
+            if step_fn is not None:
+                metrics = {k: float(v) for k, v in step_fn(model, *batch).items()}
+                _finite_or_raise(metrics, step, epoch, lr_hint, checkpoint)
+            else:
+                out = loss_fn(model, *batch)
+                loss = out["loss"] if isinstance(out, dict) else out
+                metrics = ({k: float(v.detach()) if torch.is_tensor(v) else float(v)
+                            for k, v in out.items()} if isinstance(out, dict)
+                           else {"loss": float(loss.detach())})
+                _finite_or_raise(metrics, step, epoch, lr_hint, checkpoint)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+            if ema is not None:
+                ema.update(model)
+            step += 1
+            count += 1
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            if step % log_every == 0 or step == end:
+                running = {k: v / count for k, v in sums.items()}
+                history.log("train", step, step / steps_per_epoch,
+                            elapsed + time.perf_counter() - t0, running)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in running.items()}, refresh=False)
+                sums, count = {}, 0
+            if eval_every and step % eval_every == 0 and step != end:
+                evaluate()
+            if step % checkpoint_every == 0 and step != end:
+                save()
+            timed_out = max_seconds is not None and time.perf_counter() - t0 > max_seconds
+            if step >= end or timed_out or step % steps_per_epoch == 0:
+                break
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            break
+    if count:  # flush a partial logging window
+        history.log("train", step, step / steps_per_epoch, elapsed + time.perf_counter() - t0,
+                    {k: v / count for k, v in sums.items()})
+    evaluate()
+    save()
+    bar.close()
+    model.eval()
+    return history

@@ -1,0 +1,119 @@
+"""coursekit.train: the loop, NaN guard, atomic checkpoints, exact resume, EMA."""
+import pytest
+import torch
+from torch import nn
+
+import coursekit as ck
+from coursekit.train import CheckpointError, NonFiniteLossError, load_checkpoint
+
+
+def _regression(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(n, generator=g)
+    return x, y
+
+
+def _mse(model, x, y):
+    # dropout makes the loss depend on the global RNG, which resume must restore
+    return ((model(x).squeeze(-1) - y) ** 2).mean()
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Dropout(0.1), nn.Linear(16, 1))
+
+
+def test_training_reduces_the_loss_and_logs_history():
+    x, y = _regression()
+    model = _model()
+    hist = ck.train(model, _mse, (x, y), epochs=20, batch_size=32, lr=1e-2, progress=False,
+                    eval_fn=lambda m: {"mse": float(((m(x).squeeze(-1) - y) ** 2).mean())})
+    _, losses = hist.series("loss")
+    assert losses[-1] < 0.2 * losses[0]
+    assert hist.last("mse", "eval") < 0.5
+    assert hist.seconds > 0
+
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
+    x, y = _regression()
+    ref = _model()
+    ck.train(ref, _mse, (x, y), epochs=3, batch_size=40, progress=False, seed=7,
+             checkpoint=tmp_path / "ref.pt")
+    interrupted = _model()
+    ck.train(interrupted, _mse, (x, y), epochs=3, batch_size=40, progress=False, seed=7,
+             checkpoint=tmp_path / "run.pt", checkpoint_every=5, stop_after=9)
+    assert load_checkpoint(tmp_path / "run.pt")["step"] == 9   # mid-epoch (6 steps per epoch)
+    torch.manual_seed(12345)  # the caller's RNG state must not matter: the checkpoint has it
+    resumed = _model()
+    hist = ck.train(resumed, _mse, (x, y), epochs=3, batch_size=40, progress=False, seed=7,
+                    checkpoint=tmp_path / "run.pt")
+    for p, q in zip(ref.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+    assert hist.records[-1]["step"] == 18
+
+
+def test_nan_loss_stops_with_step_and_cures():
+    x, y = _regression()
+    x[100:] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at step \d+.*learning rate"):
+        ck.train(_model(), _mse, (x, y), epochs=2, batch_size=32, progress=False)
+
+
+def test_checkpoint_is_written_atomically_and_loads_safely(tmp_path):
+    x, y = _regression()
+    ck.train(_model(), _mse, (x, y), epochs=1, batch_size=64, progress=False,
+             checkpoint=tmp_path / "c.pt")
+    assert not list(tmp_path.glob("*.tmp"))
+    ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert ckpt["step"] == 4 and "optimizer" in ckpt and "rng" in ckpt
+
+
+def test_corrupt_or_foreign_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    x, y = _regression()
+    with pytest.raises(CheckpointError, match="corrupt"):
+        ck.train(_model(), _mse, (x, y), epochs=1, progress=False, checkpoint=bad)
+    other = tmp_path / "other.pt"
+    ck.train(nn.Linear(4, 1), lambda m, x, y: _mse(m, x, y), (x, y), epochs=1, batch_size=64,
+             progress=False, checkpoint=other)
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        ck.train(_model(), _mse, (x, y), epochs=2, progress=False, checkpoint=other)
+
+
+def test_step_fn_with_two_optimizers_and_sampler_data():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    model = nn.ModuleDict({"a": a, "b": b})
+    opts = {"a": torch.optim.SGD(a.parameters(), 0.1), "b": torch.optim.SGD(b.parameters(), 0.1)}
+
+    def step(model, x):
+        out = {}
+        for k in ("a", "b"):
+            loss = (model[k](x) - 1).pow(2).mean()
+            opts[k].zero_grad()
+            loss.backward()
+            opts[k].step()
+            out[f"loss_{k}"] = loss.item()
+        return out
+
+    hist = ck.train(model, None, lambda n, g: torch.randn(n, 2, generator=g), steps=50,
+                    batch_size=16, step_fn=step, optimizer=opts, progress=False, log_every=5)
+    assert hist.last("loss_a") < 0.1 and hist.last("loss_b") < 0.1
+
+
+def test_ema_tracks_the_weights():
+    x, y = _regression()
+    model = _model()
+    ema = ck.EMA(model, decay=0.9)
+    ck.train(model, _mse, (x, y), epochs=5, batch_size=32, progress=False, ema=ema)
+    gap = sum((p - q).abs().sum() for p, q in zip(model.parameters(), ema.model.parameters()))
+    assert 0 < float(gap) < 1.0
+
+
+def test_argument_errors():
+    x, y = _regression()
+    with pytest.raises(ValueError, match="exactly one"):
+        ck.train(_model(), None, (x, y))
+    with pytest.raises(ValueError, match="no full batch"):
+        ck.train(_model(), _mse, (x[:10], y[:10]), batch_size=32)
