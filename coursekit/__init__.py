@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from . import data, plot, widgets  # noqa: E402
 from .checkpoints import count_parameters, pretrained  # noqa: E402
+from .doctor import doctor  # noqa: E402
 from .config import Config, setup  # noqa: E402
 from .data import DataError, batches, load_mnist  # noqa: E402
 from .train import EMA, CheckpointError, History, NonFiniteLossError, train  # noqa: E402
@@ -26,6 +27,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'coursekit' has no attribute {name!r}")
 
 
-__all__ = ["setup", "Config", "load_mnist", "batches", "DataError", "train", "History", "EMA",
+__all__ = ["setup", "doctor", "Config", "load_mnist", "batches", "DataError", "train", "History", "EMA",
            "NonFiniteLossError", "CheckpointError", "pretrained", "count_parameters", "data",
            "plot", "widgets", "__version__"]

@@ -317,7 +317,7 @@ def two_moons(n: int, noise: float = 0.05, generator: torch.Generator | None = N
     upper = torch.rand(n, generator=generator) < 0.5
     x = torch.where(upper, t.cos(), 1 - t.cos())
     y = torch.where(upper, t.sin(), 0.5 - t.sin())
-    pts = torch.stack([x - 0.5, y - 0.25], dim=1) * 2.0
+    pts = torch.stack([x - 0.5, y - 0.25], dim=1) * 1.5
     return pts + noise * torch.randn(n, 2, generator=generator)
 
 
