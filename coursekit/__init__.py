@@ -17,7 +17,7 @@ from .config import Config, setup  # noqa: E402
 from .data import DataError, batches, load_mnist  # noqa: E402
 from .train import EMA, CheckpointError, History, NonFiniteLossError, train  # noqa: E402
 
-_LAZY = {"autoencoders", "vae", "gan", "diffusion", "metrics", "checkpoints"}
+_LAZY = {"autoencoders", "vae", "gan", "diffusion", "metrics", "checkpoints", "exercises"}
 
 
 def __getattr__(name: str):
