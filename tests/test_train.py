@@ -107,7 +107,7 @@ def test_ema_tracks_the_weights():
     model = _model()
     ema = ck.EMA(model, decay=0.9)
     ck.train(model, _mse, (x, y), epochs=5, batch_size=32, progress=False, ema=ema)
-    gap = sum((p - q).abs().sum() for p, q in zip(model.parameters(), ema.model.parameters()))
+    gap = sum((p - q).detach().abs().sum() for p, q in zip(model.parameters(), ema.model.parameters()))
     assert 0 < float(gap) < 1.0
 
 
