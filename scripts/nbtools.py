@@ -1,0 +1,399 @@
+#!/usr/bin/env python
+"""Instructor tools for the course notebooks: slide metadata, Colab bootstrap, student edition, slides.
+
+    python scripts/nbtools.py slides-metadata notebooks/*.ipynb   # add `slideshow` metadata (in place)
+    python scripts/nbtools.py colab notebooks/*.ipynb --repo URL  # add/refresh the Colab bootstrap cell
+    python scripts/nbtools.py student notebooks/*.ipynb           # build/student/: no solutions, no outputs
+    python scripts/nbtools.py slides notebooks/*.ipynb            # build/slides/*.slides.html, offline
+    python scripts/nbtools.py vendor                              # fetch reveal.js + MathJax (npm) only
+
+Every command is idempotent: running it twice gives the same files, and the in-place commands
+(`slides-metadata`, `colab`) rewrite a notebook only when something changed.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+SOLUTION_TAG = "solution"
+BOOTSTRAP_TAG = "bootstrap"
+SETUP_SOURCE = "import coursekit as ck\ncfg = ck.setup(seed=0)"
+
+
+# ----------------------------------------------------------------------------- helpers
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def write_if_changed(nb: nbformat.NotebookNode, path: Path) -> bool:
+    """Write `nb` to `path` only when its serialisation differs; True when written."""
+    new = nbformat.writes(nb) + "\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    if old is not None and json.loads(old) == json.loads(new):
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def heading_level(source: str) -> int:
+    """Markdown heading level of the cell's first line (0 when it is not a heading)."""
+    m = re.match(r"\s*(#{1,6})\s", source)
+    return len(m.group(1)) if m else 0
+
+
+def is_check_cell(cell) -> bool:
+    return cell.cell_type == "code" and re.search(r"\bexercises\.check\(", cell.source) is not None
+
+
+def is_setup_cell(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.strip().startswith("import coursekit as ck") \
+        and "ck.setup(" in cell.source
+
+
+# ----------------------------------------------------------------------------- slides metadata
+def auto_slide_type(cells, i: int, first_markdown: int) -> str:
+    """The slide type the rules give cell `i` (see `slides_metadata`)."""
+    cell, prev = cells[i], (cells[i - 1] if i else None)
+    src = cell.source.strip()
+    if not src or BOOTSTRAP_TAG in tags(cell):
+        return "skip"
+    if SOLUTION_TAG in tags(cell):
+        return "fragment"
+    if cell.cell_type == "markdown":
+        level = heading_level(src)
+        if i == first_markdown or level in (1, 2):
+            return "slide"
+        if level >= 3:
+            return "subslide"
+        if prev is not None and prev.cell_type == "code":
+            return "fragment"          # the takeaway under a figure appears on the next click
+        return "-"
+    if cell.cell_type == "code":
+        if is_setup_cell(cell):
+            return "skip"              # ck.setup's one-line report is not slide material
+        if is_check_cell(cell):
+            return "-"                 # stays with its exercise (and with a solution fragment)
+        if prev is not None and prev.cell_type == "markdown" and SOLUTION_TAG not in tags(prev) \
+                and len([ln for ln in prev.source.splitlines() if ln.strip()]) <= 6:
+            return "-"                 # a short introduction and its code share one slide
+        return "subslide"
+    return "skip"                      # raw cells
+
+
+def slides_metadata(nb, force: bool = False) -> int:
+    """Give every cell a ``slideshow.slide_type``; keep the ones authors set unless `force`.
+
+    Rules: the title cell and every `#`/`##` heading start a slide, `###` headings a subslide;
+    code cells start a subslide (one figure per slide) unless a short markdown introduction
+    precedes them; the takeaway under a figure is a fragment; solutions (tag ``solution``)
+    are fragments, so the instructor reveals them on a click; check cells stay with their
+    exercise; the setup cell, the Colab bootstrap cell and empty cells are skipped.
+    Returns the number of cells changed.
+    """
+    first_markdown = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    changed = 0
+    for i, cell in enumerate(nb.cells):
+        show = cell.metadata.setdefault("slideshow", {})
+        if "slide_type" in show and not force:
+            continue
+        new = auto_slide_type(nb.cells, i, first_markdown)
+        if show.get("slide_type") != new:
+            show["slide_type"] = new
+            changed += 1
+    return changed
+
+
+# ----------------------------------------------------------------------------- Colab bootstrap
+BOOTSTRAP = '''\
+# Colab / fresh-kernel bootstrap: installs the course package `coursekit` when it is missing.
+# On your laptop, on Binder and in CI coursekit is installed, so this cell does nothing.
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("coursekit") is None:
+    repo, here = "{repo}", os.path.abspath("aegm-course")
+    if not os.path.isdir(here):
+        subprocess.run(["git", "clone", "--depth", "1", repo, here], check=True)
+    # --no-deps keeps Colab's own torch/torchvision; only the missing packages are added.
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", here], check=True)
+    missing = [pkg for mod, pkg in [("torchmetrics", "torchmetrics>=1.4,<2"), ("ipywidgets", "ipywidgets>=8.1,<9"),
+                                    ("tqdm", "tqdm>=4.66,<5")] if importlib.util.find_spec(mod) is None]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+    sys.path.insert(0, here)
+    os.environ.setdefault("COURSEKIT_DOWNLOAD", "1")  # online: torchvision fetches the full 60k MNIST'''
+
+
+def default_repo() -> str | None:
+    """The public clone URL: `git remote get-url origin` when it is an https URL."""
+    try:
+        url = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return url if url.startswith("https://") else None
+
+
+def colab_bootstrap(nb, repo: str, remove: bool = False) -> bool:
+    """Insert (or refresh, or with `remove` delete) the bootstrap cell before the setup cell.
+
+    The cell is tagged ``bootstrap``, collapsed in JupyterLab and skipped in slides; the setup
+    cell ``import coursekit as ck / cfg = ck.setup(seed=0)`` is left exactly as it is.
+    Returns True when the notebook changed.
+    """
+    idx = [i for i, c in enumerate(nb.cells) if BOOTSTRAP_TAG in tags(c)]
+    if remove:
+        for i in reversed(idx):
+            del nb.cells[i]
+        return bool(idx)
+    source = BOOTSTRAP.format(repo=repo)
+    if idx:
+        cell = nb.cells[idx[0]]
+        before = (cell.source, copy.deepcopy(dict(cell.metadata)))
+        cell.source = source
+    else:
+        setup = next((i for i, c in enumerate(nb.cells) if is_setup_cell(c)), None)
+        if setup is None:
+            raise SystemExit(f"no setup cell ({SETUP_SOURCE!r}) found: where should the "
+                             "bootstrap go? Add the setup cell first.")
+        cell = nbformat.v4.new_code_cell(source)
+        nb.cells.insert(setup, cell)
+        before = None
+    cell.metadata["tags"] = [BOOTSTRAP_TAG]
+    cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    cell.metadata["slideshow"] = {"slide_type": "skip"}
+    return before is None or before != (cell.source, dict(cell.metadata))
+
+
+# ----------------------------------------------------------------------------- student edition
+def student_edition(nb) -> nbformat.NotebookNode:
+    """Solution cells removed, outputs and execution counts cleared, widget state dropped.
+
+    Same result as ``jupyter nbconvert --to notebook --ClearOutputPreprocessor.enabled=True
+    --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags solution``,
+    which this function runs through nbconvert's own preprocessors.
+    """
+    from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
+
+    nb = copy.deepcopy(nb)
+    nb, _ = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG}).preprocess(nb, {})
+    nb, _ = ClearOutputPreprocessor(enabled=True).preprocess(nb, {})
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    leaks = [i for i, c in enumerate(nb.cells) if SOLUTION_TAG in tags(c)]
+    if leaks:  # cannot happen unless nbconvert changes: never ship a solution silently
+        raise RuntimeError(f"solution cells survived at indices {leaks}")
+    return nb
+
+
+def solution_sources(nb) -> list[str]:
+    return [c.source for c in nb.cells if SOLUTION_TAG in tags(c)]
+
+
+# ----------------------------------------------------------------------------- vendored assets
+#: npm packages served next to the slides (exact versions, checked against their sha512).
+VENDOR = {
+    "reveal.js": ("4.6.0", "sha512-QC80rYsZldAe95bW9VImucIPTjfsKhI0jRQrIOXU4P92ZyXb/dfw9L3EE96bN6i7UmeUl1qBieH4UNTr25erYw=="),
+    "mathjax": ("3.2.2", "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="),
+}
+#: What to copy from each package into the slides' _static/ folder.
+VENDOR_KEEP = {"reveal.js": ["dist", "plugin/notes", "LICENSE"],
+               "mathjax": ["es5/tex-chtml-full.js", "es5/output/chtml", "es5/input/tex/extensions",
+                           "es5/ui", "es5/a11y", "es5/sre", "es5/adaptors", "LICENSE"]}
+
+
+def _integrity(path: Path) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def vendor(cache: Path) -> dict[str, Path]:
+    """Fetch the pinned npm tarballs once (``npm pack``) into `cache`, check, unpack.
+
+    Returns package name → unpacked folder. Needs `npm` only the first time.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, (version, integrity) in VENDOR.items():
+        folder = cache / f"{name}-{version}"
+        if (folder / "package.json").exists():
+            out[name] = folder
+            continue
+        tarball = cache / f"{name}-{version}.tgz"
+        if not tarball.exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                raise SystemExit(f"npm is needed once to fetch {name}@{version} for offline slides "
+                                 "(install Node.js/npm, e.g. `apt-get install npm`, then rerun).")
+            print(f">> npm pack {name}@{version}")
+            subprocess.run([npm, "pack", "--silent", f"{name}@{version}"], cwd=cache, check=True,
+                           stdout=subprocess.DEVNULL)
+        found = _integrity(tarball)
+        if found != integrity:
+            tarball.unlink()
+            raise SystemExit(f"{tarball.name}: integrity {found[:30]}…, expected {integrity[:30]}…; "
+                             "deleted it, rerun to fetch it again.")
+        tmp = Path(tempfile.mkdtemp(dir=cache))
+        with tarfile.open(tarball) as tf:
+            tf.extractall(tmp, filter="data")
+        (tmp / "package").rename(folder)
+        tmp.rmdir()
+        out[name] = folder
+    return out
+
+
+def install_static(static: Path, cache: Path) -> None:
+    """Copy the needed parts of the vendored packages into `static` (idempotent)."""
+    for name, folder in vendor(cache).items():
+        dest = static / name
+        stamp = dest / ".version"
+        if stamp.exists() and stamp.read_text() == VENDOR[name][0]:
+            continue
+        shutil.rmtree(dest, ignore_errors=True)
+        for part in VENDOR_KEEP[name]:
+            src = folder / part
+            if src.is_dir():
+                shutil.copytree(src, dest / part)
+            elif src.exists():
+                (dest / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / part)
+        stamp.write_text(VENDOR[name][0])
+
+
+# ----------------------------------------------------------------------------- slides
+WIDGET_NOTE = ('<div class="ck-live-widget"><em>Live explorer: run this notebook in JupyterLab to '
+               'move the sliders (the static view is shown above).</em></div>')
+
+
+def static_widgets(nb) -> int:
+    """Replace live-widget outputs by static stand-ins; drop the saved widget state.
+
+    A widget needs a kernel: in slides a progress bar keeps its final text (tqdm's
+    text/plain) and an explorer gets a one-line note. Returns the number replaced.
+    """
+    n = 0
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" not in data:
+                continue
+            plain = data.get("text/plain", "")
+            plain = "".join(plain) if isinstance(plain, list) else plain
+            if re.match(r"\s*\w+\(children=", plain) or not plain.strip():
+                out["data"] = {"text/html": WIDGET_NOTE}
+            else:
+                out["data"] = {"text/plain": plain}
+            n += 1
+    return n
+
+
+def build_slides(notebooks: list[Path], out: Path, cache: Path) -> list[Path]:
+    """``jupyter nbconvert --to slides`` with reveal.js and MathJax served from out/_static."""
+    from nbconvert import SlidesExporter
+    from traitlets.config import Config
+
+    install_static(out / "_static", cache)
+    c = Config()
+    c.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
+    c.SlidesExporter.template_name = "reveal_offline"
+    c.SlidesExporter.reveal_url_prefix = "_static/reveal.js"
+    c.SlidesExporter.reveal_scroll = True
+    c.SlidesExporter.reveal_theme = "white"
+    c.SlidesExporter.reveal_transition = "none"
+    c.SlidesExporter.reveal_number = "c/t"
+    c.HTMLExporter.mathjax_url = "_static/mathjax/es5/tex-chtml-full.js"
+    exporter = SlidesExporter(config=c)
+    written = []
+    for path in notebooks:
+        nb = read(path)
+        slides_metadata(nb)        # notebooks without metadata still get sensible slides
+        static_widgets(nb)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        external = sorted(set(re.findall(r'(?:src|href)=["\'](https?://[^"\']+)', body)))
+        if external:
+            raise SystemExit(f"{path.name}: slides would load {external} from the network")
+        dest = out / f"{path.stem}.slides.html"
+        dest.write_text(body, encoding="utf-8")
+        written.append(dest)
+        print(f">> {dest} ({len(body) / 1e6:.1f} MB)")
+    return written
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("slides-metadata", help="add slideshow metadata in place")
+    a.add_argument("notebooks", nargs="+", type=Path)
+    a.add_argument("--force", action="store_true", help="recompute even author-set slide types")
+    a = sub.add_parser("colab", help="add/refresh the Colab bootstrap cell in place")
+    a.add_argument("notebooks", nargs="+", type=Path)
+    a.add_argument("--repo", default=None, help="public git URL of this repository")
+    a.add_argument("--remove", action="store_true", help="remove the bootstrap cell instead")
+    a = sub.add_parser("student", help="write the student edition")
+    a.add_argument("notebooks", nargs="+", type=Path)
+    a.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    a = sub.add_parser("slides", help="write offline reveal.js slides")
+    a.add_argument("notebooks", nargs="+", type=Path)
+    a.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
+    a.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor")
+    a = sub.add_parser("vendor", help="fetch the pinned reveal.js and MathJax npm packages")
+    a.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor")
+    args = p.parse_args(argv)
+
+    if args.cmd == "vendor":
+        for name, folder in vendor(args.cache).items():
+            print(f"{name}: {folder}")
+        return 0
+    missing = [str(nb) for nb in args.notebooks if not nb.exists()]
+    if missing:
+        raise SystemExit(f"no such notebook(s): {', '.join(missing)}")
+    if args.cmd == "slides-metadata":
+        for path in args.notebooks:
+            nb = read(path)
+            n = slides_metadata(nb, force=args.force)
+            print(f"{path}: {n} cell(s) given a slide type"
+                  + (" (written)" if write_if_changed(nb, path) else " (unchanged)"))
+    elif args.cmd == "colab":
+        repo = args.repo or default_repo()
+        if repo is None and not args.remove:
+            raise SystemExit("pass --repo https://…/REPO.git (the public clone URL students can "
+                             "reach from Colab); `git remote get-url origin` gave none.")
+        for path in args.notebooks:
+            nb = read(path)
+            colab_bootstrap(nb, repo or "", remove=args.remove)
+            print(f"{path}: " + ("written" if write_if_changed(nb, path) else "unchanged"))
+    elif args.cmd == "student":
+        args.out.mkdir(parents=True, exist_ok=True)
+        for path in args.notebooks:
+            nb = read(path)
+            student = student_edition(nb)
+            dest = args.out / path.name
+            write_if_changed(student, dest)
+            print(f">> {dest}: {len(nb.cells) - len(student.cells)} solution cell(s) removed")
+    elif args.cmd == "slides":
+        args.out.mkdir(parents=True, exist_ok=True)
+        build_slides(args.notebooks, args.out, args.cache)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
