@@ -1,0 +1,223 @@
+"""coursekit.vae: the VAE of the lecture, eqs. (4)–(14), and the importance-weighted bound."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import coursekit as ck
+from coursekit import vae as V
+
+
+def _gaussian(shape=(64, 7), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mu = 2 * torch.randn(shape, generator=g, dtype=torch.float64)
+    log_sigma = torch.randn(shape, generator=g, dtype=torch.float64)
+    return mu, log_sigma
+
+
+def _tiny_vae(m=3, seed=0):
+    torch.manual_seed(seed)
+    return V.VAE(m=m, hidden=(32,), activation="tanh")
+
+
+def _binary_images(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(torch.full((n, 1, 28, 28), 0.3), generator=g)
+
+
+# ----------------------------------------------------------------------------- eq. (13)
+def test_kl_closed_form_eq13_matches_torch_distributions():
+    for shape in [(64, 7), (5, 3, 20), (1, 1)]:
+        mu, log_sigma = _gaussian(shape)
+        torch.testing.assert_close(V.kl_closed_form(mu, log_sigma), V.kl_torch(mu, log_sigma))
+
+
+def test_kl_monte_carlo_agrees_with_closed_form_within_its_standard_error():
+    mu, log_sigma = _gaussian((8, 5))
+    g = torch.Generator().manual_seed(1)
+    z = V.q_sample(mu, log_sigma, 20000, g)
+    terms = V.log_normal_diag(z, mu, log_sigma) - V.log_prior(z)  # (S, 8)
+    stderr = terms.std(0) / math.sqrt(len(terms))
+    err = (terms.mean(0) - V.kl_closed_form(mu, log_sigma)).abs()
+    assert (err < 5 * stderr).all()
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    zeros = torch.zeros(4, 6)
+    assert torch.allclose(V.kl_closed_form(zeros, zeros), torch.zeros(4))
+    mu, log_sigma = _gaussian((100, 6))
+    assert (V.kl_closed_form(mu, log_sigma) > 0).all()
+
+
+# ----------------------------------------------------------------------------- eq. (14)
+def test_reparameterized_samples_have_mean_mu_and_covariance_diag_sigma2():
+    mu = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    log_sigma = torch.tensor([0.0, -1.0, 0.7], dtype=torch.float64)
+    z = V.q_sample(mu, log_sigma, 200_000, torch.Generator().manual_seed(0))  # (S, 3)
+    torch.testing.assert_close(z.mean(0), mu, atol=0.02, rtol=0)
+    cov = torch.cov(z.T)
+    torch.testing.assert_close(cov, torch.diag(torch.exp(2 * log_sigma)), atol=0.02, rtol=0.02)
+
+
+def test_reparameterization_is_differentiable_in_mu_and_sigma():
+    mu = torch.zeros(3, requires_grad=True)
+    log_sigma = torch.zeros(3, requires_grad=True)
+    eps = torch.tensor([0.5, -1.0, 2.0])
+    V.reparameterize(mu, log_sigma, eps).sum().backward()
+    assert torch.equal(mu.grad, torch.ones(3))
+    assert torch.allclose(log_sigma.grad, eps)  # dz/d ln σ = σ ε with σ = 1
+
+
+# ----------------------------------------------------------------------------- Bernoulli
+def test_bernoulli_log_likelihood_equals_minus_bce():
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(10, 784, generator=g, dtype=torch.float64)
+    x = torch.bernoulli(torch.full((10, 784), 0.4, dtype=torch.float64), generator=g)
+    p = torch.sigmoid(logits)
+    expected = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
+    torch.testing.assert_close(V.bernoulli_log_likelihood(logits, x), expected)
+    bce = F.binary_cross_entropy(p, x, reduction="none").sum(-1)
+    torch.testing.assert_close(V.bernoulli_log_likelihood(logits, x), -bce)
+
+
+def test_bernoulli_log_likelihood_stays_finite_where_log_sigmoid_fails():
+    logits = torch.tensor([[30.0, -120.0]])
+    x = torch.tensor([[0.0, 1.0]])
+    naive = (x * torch.sigmoid(logits).log() + (1 - x) * (1 - torch.sigmoid(logits)).log())
+    assert torch.isinf(naive.sum())
+    torch.testing.assert_close(V.bernoulli_log_likelihood(logits, x), torch.tensor([-150.0]))
+
+
+# ----------------------------------------------------------------------------- ELBO and IWAE
+def test_iwae_is_at_least_the_elbo_and_increases_with_k():
+    model = _tiny_vae().eval()
+    x = _binary_images(32)
+    with torch.no_grad():
+        elbo = model.elbo(x, n_eps=1000, generator=torch.Generator().manual_seed(0)).mean()
+        log_w = model.log_weights(x, 2048, torch.Generator().manual_seed(1))
+    curve = V.iwae_curve(log_w, [1, 4, 16, 64, 256, 2048]).mean(1)
+    assert abs(curve[0] - elbo) < 0.2          # IWAE with k = 1 is the ELBO (in expectation)
+    assert (curve[1:] > curve[:-1]).all()       # the bound rises with k
+    assert curve[-1] > elbo + 1.0
+
+
+def test_iwae_converges_to_log_p_x_computed_by_quadrature_for_m_1():
+    model = _tiny_vae(m=1).eval()
+    x = _binary_images(4)
+    with torch.no_grad():
+        z = torch.linspace(-10, 10, 8001)[:, None, None]  # (G, 1, 1) grid over R
+        log_joint = (V.bernoulli_log_likelihood(model._logits(z), x.flatten(1))
+                     + V.log_prior(z))  # (G, 4)
+        log_p_x = torch.logsumexp(log_joint, 0) + math.log(20 / 8000)  # ∫ p(x|z) p(z) dz
+        iwae = model.iwae(x, 5000, torch.Generator().manual_seed(0))
+        elbo = model.elbo(x, n_eps=5000, generator=torch.Generator().manual_seed(0))
+    assert (elbo < log_p_x).all()
+    torch.testing.assert_close(iwae, log_p_x, atol=0.05, rtol=0)
+
+
+def test_elbo_terms_add_up_and_kl_is_eq13_of_the_encoder_output():
+    model = _tiny_vae()
+    x = _binary_images(8)
+    g = torch.Generator().manual_seed(0)
+    recon, kl = model.elbo_terms(x, n_eps=3, generator=g)
+    g = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(model.elbo(x, n_eps=3, generator=g), recon - kl)
+    mu, log_sigma = model.encode(x)
+    torch.testing.assert_close(kl, V.kl_closed_form(mu, log_sigma))
+    assert recon.shape == kl.shape == (8,)
+
+
+def test_training_the_elbo_improves_it():
+    torch.manual_seed(0)
+    model = V.VAE(m=4, hidden=(64,))
+    x = ck.load_mnist("train").x[:512]
+    held, _ = V.binarized_heldout(100)
+    before = V.evaluate(model, held)["elbo"]
+    hist = ck.train(model, V.elbo_loss(n_eps=1), x, epochs=3, batch_size=64, lr=3e-3,
+                    progress=False)
+    after = V.evaluate(model, held)["elbo"]
+    assert after > before + 150
+    assert {"elbo", "recon", "kl"} <= hist.keys()
+
+
+# ----------------------------------------------------------------------------- contract
+def test_sample_and_reconstruct_follow_the_contract():
+    model = _tiny_vae().train()
+    s = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (5, 1, 28, 28) and 0 <= s.min() and s.max() <= 1 and not s.requires_grad
+    assert model.training  # sample() restores the mode it found
+    s2 = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(s, s2)
+    r = model.reconstruct(_binary_images(3))
+    assert r.shape == (3, 1, 28, 28) and 0 <= r.min() and r.max() <= 1
+    mu, log_sigma = model.encode(torch.rand(3, 784))
+    assert mu.shape == log_sigma.shape == (3, 3)
+    assert model.decode_logits(mu).shape == (3, 1, 28, 28)
+
+
+def test_wrong_shapes_and_values_raise_clear_errors():
+    model = _tiny_vae()
+    with pytest.raises(ValueError, match=r"shape \(3, 1, 32, 32\).*\(N, 1, 28, 28\)"):
+        model.encode(torch.rand(3, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"values in \[-1, 1\].*from_pm1"):
+        model.encode(torch.rand(3, 784) * 2 - 1)
+    with pytest.raises(ValueError, match="binarize"):
+        model.elbo(torch.full((2, 784), 0.5))
+    with pytest.raises(ValueError, match="latent dimension m = 3"):
+        model.decode_logits(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="must match"):
+        V.kl_closed_form(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="k must be"):
+        model.iwae(_binary_images(2), 0)
+
+
+# ----------------------------------------------------------------------------- exercises
+def test_architecture_check_accepts_linear_outputs_and_rejects_a_sigmoid_decoder():
+    model = V.VAE(m=5, hidden=(16,))
+    ok, _ = V.check_architecture(model.encoder, model.decoder, 5)
+    assert ok
+    squashed = nn.Sequential(*model.decoder, nn.Sigmoid())
+    ok, msg = V.check_architecture(model.encoder, squashed, 5)
+    assert not ok and "linear" in msg
+    ok, msg = V.check_architecture(model.encoder, model.decoder, 4)
+    assert not ok and "expected (8, 8)" in msg
+
+
+def test_pathwise_and_score_function_gradients_are_unbiased_and_pathwise_varies_less():
+    c = torch.tensor([1.0, -1.0])
+    mu, log_sigma = torch.tensor([0.3, 0.2]), torch.tensor([-0.5, 0.1])
+
+    def f(z):  # E_q f(z) = −½ (‖μ − c‖² + ‖σ‖²), so ∇_μ E_q f = c − μ
+        return -0.5 * (z - c).pow(2).sum(-1)
+
+    estimates = V.gradient_estimates(f, mu, log_sigma, n_eps=10, n_repeats=4000,
+                                     generator=torch.Generator().manual_seed(0))
+    path, score = estimates["pathwise"], estimates["score"]
+    for est in estimates.values():
+        stderr = est.std(0) / math.sqrt(len(est))
+        assert ((est.mean(0) - (c - mu)).abs() < 5 * stderr).all()
+    assert (path.var(0) * 5 < score.var(0)).all()
+
+
+def test_cosine_adam_decays_the_learning_rate_and_resumes_on_schedule():
+    w = nn.Parameter(torch.zeros(3))
+    opt = V.CosineAdam([w], lr=1e-2, total_steps=10)
+    assert opt.lr_at(0) == 1e-2 and abs(opt.lr_at(10) - 2e-4) < 1e-12
+    for _ in range(4):
+        w.sum().backward()
+        opt.step()
+    resumed = V.CosineAdam([w], lr=1e-2, total_steps=10)
+    resumed.load_state_dict(opt.state_dict())
+    resumed.step()
+    assert resumed.param_groups[0]["lr"] == opt.lr_at(4) < 1e-2
+
+
+def test_tiny_recipe_trains_and_reports_heldout_numbers(cfg):
+    from coursekit.checkpoints import fit_recipe
+
+    model, card, extras = fit_recipe("vae", cfg, tiny=True, command="test")
+    assert -300 < card["metrics"]["heldout_elbo"] < card["metrics"]["heldout_iwae_k50"] < 0
+    assert extras["train/elbo"].shape[0] == 2
+    assert model.sample(2).shape == (2, 1, 28, 28)
