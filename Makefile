@@ -77,3 +77,40 @@ clean:
 
 distclean: clean
 	rm -rf .venv *.egg-info
+
+# ============================================================================ instructor tools
+# Slides, student edition and the real-browser test (docs/instructors.md). Output goes to build/.
+# NB=notebooks/02_vae.ipynb limits any of them to one notebook.
+.PHONY: slides student slides-metadata colab browser-deps test-browser
+INSTRUCTOR_NB = $(or $(NB),$(NOTEBOOKS))
+
+slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once with npm into build/vendor
+	"$(PY)" scripts/nbtools.py slides $(INSTRUCTOR_NB) --out build/slides
+	@echo ">> open build/slides/<notebook>.slides.html: it works offline (move build/slides/ as a whole)"
+
+student: env  ## build/student/: solution-tagged cells removed, outputs cleared
+	"$(PY)" scripts/nbtools.py student $(INSTRUCTOR_NB) --out build/student
+
+slides-metadata: env  ## add slideshow metadata to the notebooks in place (keeps authors' choices)
+	"$(PY)" scripts/nbtools.py slides-metadata $(INSTRUCTOR_NB)
+
+colab: env  ## add/refresh the Colab bootstrap cell in place; REPO=https://.../repo.git
+	"$(PY)" scripts/nbtools.py colab $(INSTRUCTOR_NB) $(if $(REPO),--repo $(REPO))
+
+browser-deps: env
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing Debian's chromium (apt-get)"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: install it (e.g. sudo apt-get install chromium)"; exit 1; fi; }
+	@"$(PY)" -c "import playwright" 2>/dev/null || { echo ">> installing the [browser] extra (playwright)"; \
+	  "$(PY)" -m pip install --quiet -e ".[browser]"; }
+
+# JupyterLab on 127.0.0.1 + headless Chromium: every notebook runs (fast profile), math, widgets,
+# no errors; then one slides file. Screenshots: build/screenshots/.
+test-browser: browser-deps slides
+	@start=$$(date +%s); status=0; \
+	COURSEKIT_BROWSER=1 $(if $(NB),COURSEKIT_BROWSER_NOTEBOOKS="$(NB)") "$(PY)" -m pytest tests/browser \
+	  -p no:cacheprovider -v $(PYTEST_ARGS) || status=$$?; \
+	echo ">> make test-browser: wall time $$(( $$(date +%s) - start )) s; screenshots in build/screenshots/"; \
+	exit $$status
