@@ -71,8 +71,9 @@ def is_setup_cell(cell) -> bool:
 
 # ----------------------------------------------------------------------------- slides metadata
 def auto_slide_type(cells, i: int, first_markdown: int) -> str:
-    """The slide type the rules give cell `i` (see `slides_metadata`)."""
+    """The slide type the rules give cell `i` (see `slides_metadata`); cells before `i` are done."""
     cell, prev = cells[i], (cells[i - 1] if i else None)
+    prev_type = prev.metadata.get("slideshow", {}).get("slide_type") if prev is not None else None
     src = cell.source.strip()
     if not src or BOOTSTRAP_TAG in tags(cell):
         return "skip"
@@ -82,7 +83,7 @@ def auto_slide_type(cells, i: int, first_markdown: int) -> str:
         level = heading_level(src)
         if i == first_markdown or level in (1, 2):
             return "slide"
-        if level >= 3:
+        if level >= 3 or re.match(r"\*\*Exercise", src):
             return "subslide"
         if prev is not None and prev.cell_type == "code":
             return "fragment"          # the takeaway under a figure appears on the next click
@@ -92,19 +93,20 @@ def auto_slide_type(cells, i: int, first_markdown: int) -> str:
             return "skip"              # ck.setup's one-line report is not slide material
         if is_check_cell(cell):
             return "-"                 # stays with its exercise (and with a solution fragment)
-        if prev is not None and prev.cell_type == "markdown" and SOLUTION_TAG not in tags(prev) \
+        if prev is not None and prev.cell_type == "markdown" and prev_type in ("slide", "subslide") \
+                and SOLUTION_TAG not in tags(prev) \
                 and len([ln for ln in prev.source.splitlines() if ln.strip()]) <= 6:
-            return "-"                 # a short introduction and its code share one slide
-        return "subslide"
+            return "-"                 # a short heading/introduction and its code share a slide
+        return "subslide"              # otherwise one code cell (one figure) per slide
     return "skip"                      # raw cells
 
 
 def slides_metadata(nb, force: bool = False) -> int:
     """Give every cell a ``slideshow.slide_type``; keep the ones authors set unless `force`.
 
-    Rules: the title cell and every `#`/`##` heading start a slide, `###` headings a subslide;
-    code cells start a subslide (one figure per slide) unless a short markdown introduction
-    precedes them; the takeaway under a figure is a fragment; solutions (tag ``solution``)
+    Rules: the title cell and every `#`/`##` heading start a slide, `###` headings and
+    "**Exercise…" paragraphs a subslide; code cells start a subslide (one figure per slide)
+    unless they follow a short heading cell; the takeaway under a figure is a fragment; solutions (tag ``solution``)
     are fragments, so the instructor reveals them on a click; check cells stay with their
     exercise; the setup cell, the Colab bootstrap cell and empty cells are skipped.
     Returns the number of cells changed.
