@@ -481,8 +481,8 @@ def model_scores(name: str, model: nn.Module, n: int = N_REFERENCE, iwae_k: int 
 
     real = heldout_images(n)
     g = torch.Generator().manual_seed(seed)
-    row = {"model": name}
-    row["column"], row["row"] = LECTURE_TABLE.get(name, ("", ""))
+    column, kind = LECTURE_TABLE.get(name, ("", ""))
+    row = {"model": name, "cell": f"{kind}, {column}" if column else ""}
     if hasattr(model, "reconstruct"):
         x_hat = torch.cat([model.reconstruct(b).cpu() for b in real.split(250)])
         row["recon_mse"] = float((x_hat - real).square().sum((1, 2, 3)).mean())
@@ -542,7 +542,7 @@ def compare_models(names=("ae", "vae", "gan", "ddpm"), n: int = N_REFERENCE, iwa
     return rows, samples
 
 
-COLUMNS = [("model", "model", "{}"), ("row", "lecture row", "{}"),
+COLUMNS = [("model", "model", "{}"), ("cell", "2×2 table cell", "{}"),
            ("recon_mse", "recon. error", "{:.1f}"), ("elbo", "ELBO (nats)", "{:.1f}"),
            ("iwae", "IWAE (nats)", "{:.1f}"), ("fd", "FD", "{:.2f}"),
            ("fd_ratio", "FD / real", "{:.1f}×"), ("coverage", "classes", "{}/10"),
@@ -564,7 +564,7 @@ def format_table(rows: list[dict], reference_row: dict | None = None) -> str:
     all_rows = [dict(r, model=r["model"] + " (tiny stand-in)") if r.get("tiny") else r
                 for r in rows]
     all_rows += [{"model": "real train vs held-out", **reference_row, "fd_ratio": 1.0,
-                  "row": ""}] if reference_row else []
+                  "cell": "data"}] if reference_row else []
     lines = ["| " + " | ".join(label for _, label, _ in COLUMNS) + " |",
              "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cell(r, k, f) for k, _, f in COLUMNS) + " |" for r in all_rows]
