@@ -11,8 +11,9 @@ sometimes p_θ(Z|x); we write it q_φ(z|x) and keep p_θ(z|x) for the intractabl
 
 ELBO (eq. 12) = E_q[ln p_θ(x|z)] − KL(q_φ(z|x) ‖ N(0, I)): the first term by Monte Carlo with
 reparameterized samples (eq. 14), the second in closed form (eq. 13). ``iwae`` estimates
-ln p_θ(x) itself with k importance samples (Burda et al., 2016); it is ≥ the ELBO and rises
-towards ln p_θ(x) as k grows, the gap at k = 1 being KL(q_φ(z|x) ‖ p_θ(z|x)) of eq. (9).
+ln p_θ(x) itself with k importance samples (Burda et al., 2016): in expectation it equals the
+ELBO at k = 1 and rises towards ln p_θ(x) as k grows, closing the gap ln p_θ(x) − ELBO =
+KL(q_φ(z|x) ‖ p_θ(z|x)) of eq. (9).
 
 Everything returns nats per image. All image inputs are (N, 1, 28, 28) or (N, 784) in [0, 1];
 the likelihood functions want binarized images (use `ck.data.binarize_dynamic`).
@@ -197,6 +198,11 @@ class VAE(nn.Module):
         """Bernoulli means p_θ(z) = sigmoid(logits) ∈ [0, 1]: (…, 1, 28, 28)."""
         return torch.sigmoid(self.decode_logits(z))
 
+    def log_likelihood(self, x_binary: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """ln p_θ(x|z) for binarized x (N, …) and latents z (…, N, m): (…, N), in nats."""
+        x = check_images(x_binary, binary=True, name="x_binary").to(self.device)  # (N, 784)
+        return bernoulli_log_likelihood(self._logits(z), x)
+
     # --- the objective
     def elbo_terms(self, x_binary: torch.Tensor, n_eps: int = 1,
                    generator: torch.Generator | None = None
@@ -323,8 +329,8 @@ def autoencoder_loss(model: VAE, x: torch.Tensor) -> dict:
     sampling z ~ N(0, I) through such a decoder is not a generative model.
     """
     x_binary = binarize_dynamic(x)
-    mu, _ = model.encode(x_binary)
-    recon = bernoulli_log_likelihood(model._logits(mu), x_binary.flatten(1))
+    mu, _ = model.encode(x_binary)  # (B, m): the code h(x), used without noise
+    recon = model.log_likelihood(x_binary, mu)  # (B,)
     return {"loss": -recon.mean(), "recon": recon.mean().detach()}
 
 
@@ -386,8 +392,8 @@ def check_architecture(encoder: nn.Module, decoder: nn.Module, m: int) -> tuple[
 
 
 def gradient_estimates(log_lik, mu: torch.Tensor, log_sigma: torch.Tensor, n_eps: int,
-                       n_repeats: int, generator: torch.Generator | None = None
-                       ) -> dict[str, torch.Tensor]:
+                       n_repeats: int, generator: torch.Generator | None = None,
+                       max_samples: int = 8192) -> dict[str, torch.Tensor]:
     """Repeated estimates of ∇_μ E_q[f(z)], f = `log_lik`, z ~ N(μ, diag σ²), for one x.
 
     Returns {"pathwise", "score", "score_baseline"}, each (n_repeats, m), every row averaging
@@ -400,19 +406,23 @@ def gradient_estimates(log_lik, mu: torch.Tensor, log_sigma: torch.Tensor, n_eps
     """
     eps = torch.randn(n_repeats, n_eps, mu.shape[-1], generator=generator,
                       dtype=mu.dtype).to(mu.device)  # (R, S, m)
-    z = reparameterize(mu.detach(), log_sigma.detach(), eps).requires_grad_(True)
-    f = log_lik(z)  # (R, S)
-    (grad_z,) = torch.autograd.grad(f.sum(), z)
-    f = f.detach()
+    out: dict[str, list] = {"pathwise": [], "score": [], "score_baseline": []}
     # ∇_μ ln q(z) = (z − μ) / σ² = ε / σ
-    score_q = eps * torch.exp(-log_sigma.detach())  # (R, S, m)
-    if n_eps >= 2:
-        baseline = (f.sum(1, keepdim=True) - f) / (n_eps - 1)  # (R, S)
-    else:
-        baseline = torch.full_like(f, float("nan"))
-    return {"pathwise": grad_z.mean(1),
-            "score": (f[..., None] * score_q).mean(1),
-            "score_baseline": ((f - baseline)[..., None] * score_q).mean(1)}
+    inv_sigma = torch.exp(-log_sigma.detach())
+    for eps_chunk in eps.split(max(1, max_samples // n_eps)):  # bounded memory
+        z = reparameterize(mu.detach(), log_sigma.detach(), eps_chunk).requires_grad_(True)
+        f = log_lik(z)  # (R', S)
+        (grad_z,) = torch.autograd.grad(f.sum(), z)
+        f = f.detach()
+        score_q = eps_chunk * inv_sigma  # (R', S, m)
+        if n_eps >= 2:
+            baseline = (f.sum(1, keepdim=True) - f) / (n_eps - 1)  # mean of the others, (R', S)
+        else:
+            baseline = torch.full_like(f, float("nan"))
+        out["pathwise"].append(grad_z.mean(1))
+        out["score"].append((f[..., None] * score_q).mean(1))
+        out["score_baseline"].append(((f - baseline)[..., None] * score_q).mean(1))
+    return {name: torch.cat(rows) for name, rows in out.items()}
 
 
 # ----------------------------------------------------------------------------- training

@@ -108,8 +108,7 @@ def test_iwae_converges_to_log_p_x_computed_by_quadrature_for_m_1():
     x = _binary_images(4)
     with torch.no_grad():
         z = torch.linspace(-10, 10, 8001)[:, None, None]  # (G, 1, 1) grid over R
-        log_joint = (V.bernoulli_log_likelihood(model._logits(z), x.flatten(1))
-                     + V.log_prior(z))  # (G, 4)
+        log_joint = model.log_likelihood(x, z) + V.log_prior(z)  # (G, 4)
         log_p_x = torch.logsumexp(log_joint, 0) + math.log(20 / 8000)  # ∫ p(x|z) p(z) dz
         iwae = model.iwae(x, 5000, torch.Generator().manual_seed(0))
         elbo = model.elbo(x, n_eps=5000, generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,72 @@
+"""Benchmark: CPU time of training the default "vae" recipe and its held-out log-likelihood.
+
+Goal (issue [nb-vae]): IWAE log p(x) ≥ −91 nats on the 1,000 held-out images after ≤ 5
+CPU-minutes of training on 2 cores.
+
+    python benchmarks/bench_vae.py              # train the recipe from scratch, then IWAE k = 5000
+    python benchmarks/bench_vae.py --k 500      # quicker evaluation (a looser bound)
+    python benchmarks/bench_vae.py --card       # print the numbers of data/checkpoints/vae.pt
+
+Prints the training time (process CPU time of all threads, and wall time), the load average
+(other programs on the machine inflate both), the held-out ELBO and IWAE_k in nats, and
+whether the goal is met. CPU time includes the periodic held-out ELBO evaluations (~1 %).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import coursekit as ck  # noqa: E402
+from coursekit import vae  # noqa: E402
+from coursekit.checkpoints import checkpoint_path, load_pretrained_file  # noqa: E402
+
+GOAL_NATS, GOAL_CPU_MINUTES = -91.0, 5.0
+
+
+def report(metrics: dict, k: int, threads: int, load: tuple | None) -> None:
+    iwae = metrics[f"heldout_iwae_k{k}"]
+    cpu = metrics["train_cpu_minutes"]
+    print(f"recipe            {vae.DEFAULT}")
+    print(f"threads           {threads}" + (f" | load average before/after: "
+                                             f"{load[0]:.1f} / {load[1]:.1f}" if load else ""))
+    print(f"training          {metrics['epochs']:.0f} epochs, {cpu:.2f} CPU-minutes, "
+          f"{metrics['train_wall_minutes']:.2f} wall-minutes")
+    print(f"held-out ELBO     {metrics['heldout_elbo']:.2f} nats")
+    print(f"held-out IWAE     {iwae:.2f} nats (k = {k})")
+    ok = iwae >= GOAL_NATS and cpu <= GOAL_CPU_MINUTES
+    print(f"goal (IWAE ≥ {GOAL_NATS:.0f} nats in ≤ {GOAL_CPU_MINUTES:.0f} CPU-min): "
+          f"{'met' if ok else 'NOT met'}"
+          f" (nats {'ok' if iwae >= GOAL_NATS else 'short by %.2f' % (GOAL_NATS - iwae)},"
+          f" time {'ok' if cpu <= GOAL_CPU_MINUTES else 'over by %.2f min' % (cpu - GOAL_CPU_MINUTES)})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--k", type=int, default=5000, help="importance samples for IWAE")
+    parser.add_argument("--card", action="store_true",
+                        help="print the committed checkpoint's card numbers instead of training")
+    args = parser.parse_args()
+    if args.card:
+        model = load_pretrained_file("vae", vae.build_vae(), checkpoint_path("vae"))
+        card = model.pretrained_card
+        k = next(int(key.split("_k")[1]) for key in card["metrics"] if "_iwae_k" in key)
+        print(f"from {checkpoint_path('vae')} (made {card['date']} by `{card['command']}`)")
+        report(card["metrics"], k, card["threads"], None)
+        return 0
+    cfg = ck.setup(seed=0)
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    model = vae.build_vae()
+    metrics, _ = vae.fit_vae(model, cfg, eval_k=args.k)
+    report(metrics, args.k, cfg.threads, (load_before, os.getloadavg()[0]))
+    print(f"total wall time incl. evaluation: {(time.perf_counter() - t0) / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
