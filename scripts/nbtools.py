@@ -134,7 +134,8 @@ if importlib.util.find_spec("coursekit") is None:
     if not os.path.isdir(here):
         subprocess.run(["git", "clone", "--depth", "1", repo, here], check=True)
     # --no-deps keeps Colab's own torch/torchvision; only the missing packages are added.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", here], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-warn-conflicts", "-e", here],
+                   check=True)
     missing = [pkg for mod, pkg in [("torchmetrics", "torchmetrics>=1.4,<2"), ("ipywidgets", "ipywidgets>=8.1,<9"),
                                     ("tqdm", "tqdm>=4.66,<5")] if importlib.util.find_spec(mod) is None]
     if missing:
