@@ -89,26 +89,38 @@ class EMA:
     """Exponential moving average of a model's parameters: θ̄ ← decay·θ̄ + (1 − decay)·θ.
 
     ``ema = EMA(model, 0.999)``; pass ``ema=ema`` to `train`; sample with ``ema.model``.
+
+    With ``warmup=True`` the decay ramps up as min(decay, (1 + n) / (10 + n)) over the first
+    updates n, so early averages are not dominated by the random initialisation.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.999):
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = False):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
+        self.warmup = warmup
+        self.updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def current_decay(self) -> float:
+        n = self.updates
+        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        decay = self.current_decay()
         for p_ema, p in zip(self.model.parameters(), model.parameters()):
-            p_ema.lerp_(p.detach(), 1.0 - self.decay)
+            p_ema.lerp_(p.detach(), 1.0 - decay)
         for b_ema, b in zip(self.model.buffers(), model.buffers()):
             b_ema.copy_(b)
+        self.updates += 1
 
     def state_dict(self) -> dict:
-        return self.model.state_dict()
+        return {"model": self.model.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state)
+        self.model.load_state_dict(state["model"])
+        self.updates = int(state["updates"])
 
 
 # ----------------------------------------------------------------------------- RNG state
@@ -183,6 +195,17 @@ def _restore(ckpt: dict, path: Path, model, optimizer, ema) -> None:
     set_rng_state(ckpt["rng"])
 
 
+# ----------------------------------------------------------------------------- schedules
+def cosine_schedule(warmup: int = 0, final: float = 0.0) -> Callable[[int, int], float]:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then cosine decay to `final`."""
+    def factor(step: int, total: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
 # ----------------------------------------------------------------------------- loop
 def _finite_or_raise(metrics: dict, step: int, epoch: int, lr_hint: str,
                      checkpoint: Path | None) -> None:
@@ -212,6 +235,7 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
           step_fn: Callable | None = None, eval_fn: Callable[[nn.Module], dict] | None = None,
           eval_every: int | None = None, log_every: int | None = None,
           max_grad_norm: float | None = None, ema: EMA | None = None,
+          lr_schedule: Callable[[int, int], float] | None = None,
           checkpoint: Path | str | None = None, checkpoint_every: int | None = None,
           resume: bool = True, stop_after: int | None = None, max_seconds: float | None = None,
           seed: int = 0, drop_last: bool = True, desc: str = "train", progress: bool = True,
@@ -226,6 +250,8 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
       and at the end; with ``resume=True`` an existing file is loaded and training continues
       from its step. `stop_after` ends early at that step (to simulate an interruption).
     max_seconds: stop when this much wall time has passed (not bit-reproducible).
+    lr_schedule(step, total) -> factor: each optimizer's learning rate is its initial value times
+      this factor before every step (e.g. `cosine_schedule(warmup=100)`).
     The model is trained in place; eval_fn(model) -> dict runs every `eval_every` steps and at
     the end (with the model in eval mode).
     """
@@ -253,6 +279,12 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
     lr_hint = ""
     if isinstance(optimizer, torch.optim.Optimizer):
         lr_hint = f" (now {optimizer.param_groups[0]['lr']:g})"
+
+    optimizers = list(optimizer.values()) if isinstance(optimizer, dict) else [optimizer]
+    base_lrs = [[g.get("initial_lr", g["lr"]) for g in o.param_groups] for o in optimizers]
+    for o, lrs in zip(optimizers, base_lrs):
+        for g, lr0 in zip(o.param_groups, lrs):
+            g["initial_lr"] = lr0
 
     history = history if history is not None else History()
     step, elapsed = 0, 0.0
@@ -300,6 +332,11 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
                 next(source)
         for batch in source:
             batch = tuple(b.to(device) for b in (batch if isinstance(batch, tuple) else (batch,)))
+            if lr_schedule is not None:
+                factor = lr_schedule(step, total)
+                for o, lrs in zip(optimizers, base_lrs):
+                    for g, lr0 in zip(o.param_groups, lrs):
+                        g["lr"] = lr0 * factor
             if step_fn is not None:
                 metrics = {k: float(v) for k, v in step_fn(model, *batch).items()}
                 _finite_or_raise(metrics, step, epoch, lr_hint, checkpoint)

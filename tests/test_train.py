@@ -117,3 +117,45 @@ def test_argument_errors():
         ck.train(_model(), None, (x, y))
     with pytest.raises(ValueError, match="no full batch"):
         ck.train(_model(), _mse, (x[:10], y[:10]), batch_size=32)
+
+
+def test_lr_schedule_sets_each_step_and_resume_keeps_it(tmp_path):
+    from coursekit.train import cosine_schedule
+
+    x, y = _regression()
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+    sched = cosine_schedule(warmup=4)
+
+    def spy(step, total):
+        seen.append(sched(step, total))
+        return seen[-1]
+
+    ck.train(model, _mse, (x, y), epochs=2, batch_size=32, optimizer=opt, lr_schedule=spy,
+             progress=False)
+    assert seen[0] == 0.25 and seen[3] == 1.0 and seen[-1] < 0.05
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * seen[-1])
+    runs = {}
+    for name, kw in (("ref", {}), ("resumed", {"stop_after": 5})):
+        runs[name] = m = _model()  # also reseeds the global RNG that dropout draws from
+        o = torch.optim.SGD(m.parameters(), lr=0.1)
+        ck.train(m, _mse, (x, y), epochs=2, batch_size=32, optimizer=o, progress=False,
+                 lr_schedule=sched, checkpoint=tmp_path / f"{name}.pt", **kw)
+    resumed = runs["resumed"]
+    o = torch.optim.SGD(resumed.parameters(), lr=0.1)
+    ck.train(resumed, _mse, (x, y), epochs=2, batch_size=32, optimizer=o, progress=False,
+             lr_schedule=sched, checkpoint=tmp_path / "resumed.pt")
+    assert all(torch.equal(p, q) for p, q in zip(runs["ref"].parameters(), resumed.parameters()))
+
+
+def test_ema_warmup_ramps_the_decay():
+    ema = ck.EMA(nn.Linear(2, 2), decay=0.999, warmup=True)
+    assert ema.current_decay() == pytest.approx(0.1)
+    for _ in range(5):
+        ema.update(nn.Linear(2, 2))
+    assert ema.current_decay() == pytest.approx(6 / 15)
+    state = ema.state_dict()
+    other = ck.EMA(nn.Linear(2, 2), decay=0.999, warmup=True)
+    other.load_state_dict(state)
+    assert other.updates == 5
