@@ -547,14 +547,16 @@ def reconstruction_error(model, x: torch.Tensor, batch_size: int = 2000,
 
 def fit(model: nn.Module, x: torch.Tensor, loss_fn: Callable = reconstruction_loss, *,
         epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
-        desc: str = "autoencoder", progress: bool = True, **train_kw):
-    """Train an AE with `ck.train` on images x (N, 1, 28, 28), then fit its code Gaussian."""
+        desc: str = "autoencoder", progress: bool = True, code_gaussian: bool = True,
+        **train_kw):
+    """Train an AE with `ck.train` on images x (N, 1, 28, 28); then (``code_gaussian=True``)
+    fit the Gaussian of its training codes that `Autoencoder.sample` draws from."""
     from .train import train
 
     device = next(model.parameters()).device
     history = train(model, loss_fn, x.to(device), epochs=epochs, batch_size=batch_size, lr=lr,
                     seed=seed, desc=desc, progress=progress, **train_kw)
-    if isinstance(model, Autoencoder):
+    if code_gaussian and isinstance(model, Autoencoder):
         model.fit_code_gaussian(x)
     return history
 

@@ -128,8 +128,8 @@ def test_principal_angles_reject_bad_input():
 def test_pca_components_are_orthonormal_and_match_the_covariance_eigenvectors():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2000, 6, generator=g) * torch.tensor([5.0, 3, 2, 1, 0.5, 0.1])
-    Q = torch.linalg.qr(torch.randn(784, 6, generator=g))[0]  # (784, 6) orthonormal
-    x = x @ Q.T  # (2000, 784): a 6-dim ellipsoid placed in pixel space
+    Q = torch.linalg.qr(torch.randn(60, 6, generator=g))[0]  # (60, 6) orthonormal
+    x = x @ Q.T  # (2000, 60): a 6-dim ellipsoid placed in a 60-dim space
     p = A.pca(x, 3)
     assert torch.allclose(p.components.T @ p.components, torch.eye(3), atol=1e-5)
     evals, evecs = torch.linalg.eigh(A.covariance(x).double())
