@@ -285,25 +285,34 @@ WIDGET_NOTE = ('<div class="ck-live-widget"><em>Live explorer: run this notebook
                'move the sliders (the static view is shown above).</em></div>')
 
 
+def _progress_html(state: dict, model_id: str) -> str | None:
+    """A tqdm bar (HBox of HTML, FloatProgress, HTML) as static HTML, from its final state."""
+    box = state.get(model_id, {}).get("state", {})
+    kids = [state.get(str(c).removeprefix("IPY_MODEL_"), {}) for c in box.get("children", [])]
+    if [k.get("model_name") for k in kids] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (k.get("state", {}) for k in kids)
+    return (f'<div class="ck-progress">{left.get("value", "")} <progress value="{bar.get("value", 0)}" '
+            f'max="{bar.get("max", 1)}"></progress> {right.get("value", "")}</div>')
+
+
 def static_widgets(nb) -> int:
     """Replace live-widget outputs by static stand-ins; drop the saved widget state.
 
-    A widget needs a kernel: in slides a progress bar keeps its final text (tqdm's
-    text/plain) and an explorer gets a one-line note. Returns the number replaced.
+    A widget needs a kernel. In slides a progress bar is drawn from its final saved state
+    (tqdm's text/plain holds only its first, 0 % state) and any other widget, such as an
+    explorer's slider, becomes a one-line note. Returns the number replaced.
     """
     n = 0
-    nb.metadata.pop("widgets", None)
+    state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json",
+                                               {}).get("state", {})
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "application/vnd.jupyter.widget-view+json" not in data:
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view is None:
                 continue
-            plain = data.get("text/plain", "")
-            plain = "".join(plain) if isinstance(plain, list) else plain
-            if re.match(r"\s*\w+\(children=", plain) or not plain.strip():
-                out["data"] = {"text/html": WIDGET_NOTE}
-            else:
-                out["data"] = {"text/plain": plain}
+            progress = _progress_html(state, view.get("model_id", ""))
+            out["data"] = {"text/html": progress or WIDGET_NOTE}
             n += 1
     return n
 

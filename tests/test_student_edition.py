@@ -122,6 +122,28 @@ def test_slide_metadata_title_solution_fragments_and_idempotence():
     assert nbtools.slides_metadata(nb) == 0 and json.dumps(nb, sort_keys=True) == before
 
 
+def test_slides_show_final_progress_bars_and_a_note_for_live_widgets():
+    """No kernel in slides: tqdm bars from their final saved state, explorers become a note."""
+    v4, view = nbformat.v4, "application/vnd.jupyter.widget-view+json"
+
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("train()"), v4.new_code_cell("explore()")])
+    nb.cells[0].outputs = [v4.new_output("display_data", data={
+        view: {"model_id": "bar"}, "text/plain": "epoch:   0%|          | 0/3"})]
+    nb.cells[1].outputs = [v4.new_output("display_data", data={
+        view: {"model_id": "box"}, "text/plain": "VBox(children=(HBox(children=(FloatSlider("})]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
+        "l": model("HTMLModel", value="epoch: 100%"), "p": model("FloatProgressModel", value=3, max=3),
+        "r": model("HTMLModel", value=" 3/3 [00:01]"), "box": model("VBoxModel", children=[])}}}
+    assert nbtools.static_widgets(nb) == 2 and "widgets" not in nb.metadata
+    bar = nb.cells[0].outputs[0]["data"]["text/html"]
+    assert "100%" in bar and 'value="3"' in bar and "0/3" not in bar
+    assert nb.cells[1].outputs[0]["data"] == {"text/html": nbtools.WIDGET_NOTE}
+
+
 def test_colab_bootstrap_is_idempotent_skipped_and_leaves_setup_cell_alone():
     nb = tiny_course_notebook()
     assert nbtools.colab_bootstrap(nb, "https://example.org/course.git")
