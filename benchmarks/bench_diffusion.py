@@ -1,0 +1,66 @@
+"""Benchmark: DDIM with 50 steps vs ancestral DDPM with all T = 1000 steps, same checkpoint.
+
+Draws n samples with each sampler from the committed "ddpm" checkpoint (same batch size, same
+thread count), and prints
+  * time per sample (wall and CPU seconds) and the speed ratio DDPM / DDIM  (goal ≥ 15×),
+  * the Fréchet distance of each sample set to the real held-out images (coursekit.metrics),
+    its multiple of the real-vs-real reference at the same n, and the ratio
+    FD(DDIM-50) / FD(DDPM-1000)  (goal ≤ 1.5×).
+The CPU-time ratio is the robust one on a shared machine; wall time is printed too.
+
+    .venv/bin/python benchmarks/bench_diffusion.py            # n = 500 per sampler
+    .venv/bin/python benchmarks/bench_diffusion.py --n 1000
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import coursekit as ck
+
+
+def timed_samples(model, n: int, seed: int, batch_size: int, **kw):
+    """(samples, wall seconds per sample, CPU seconds per sample)."""
+    g = torch.Generator().manual_seed(seed)
+    out, t0, c0 = [], time.perf_counter(), time.process_time()
+    for start in range(0, n, batch_size):
+        out.append(model.sample(min(batch_size, n - start), generator=g, **kw))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return torch.cat(out), wall / n, cpu / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="samples per sampler (≤ 1000)")
+    parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--ddim-steps", type=int, default=50)
+    args = parser.parse_args()
+    from coursekit import metrics
+
+    cfg = ck.setup(seed=0)
+    model = ck.pretrained("ddpm", cfg)
+    rows = {}
+    for label, kw in ((f"DDIM-{args.ddim_steps}", dict(steps=args.ddim_steps, ddim=True)),
+                      (f"DDPM-{model.T}", dict(ddim=False))):
+        samples, wall, cpu = timed_samples(model, args.n, 1, args.batch_size, **kw)
+        res = metrics.evaluate_samples(samples)
+        rows[label] = dict(wall=wall, cpu=cpu, **res)
+        print(f"{label:10s} {wall * 1e3:9.1f} ms/sample wall {cpu * 1e3:9.1f} ms/sample CPU | "
+              f"FD {res['fd']:.2f} ({res['fd_ratio']:.2f}× real-vs-real) | coverage "
+              f"{res['coverage']}/10 | precision {res['precision']:.2f} recall {res['recall']:.2f}",
+              flush=True)
+    ddim, ddpm = rows[f"DDIM-{args.ddim_steps}"], rows[f"DDPM-{model.T}"]
+    ref = metrics.reference(min(args.n, metrics.N_REFERENCE))["fd"]
+    print(f"real vs real FD at n={min(args.n, metrics.N_REFERENCE)}: {ref:.2f}")
+    speed_cpu, speed_wall = ddpm["cpu"] / ddim["cpu"], ddpm["wall"] / ddim["wall"]
+    fd_ratio = ddim["fd"] / ddpm["fd"]
+    print(f"speed ratio DDPM-{model.T} / DDIM-{args.ddim_steps}: {speed_cpu:.1f}× (CPU time), "
+          f"{speed_wall:.1f}× (wall)   goal ≥ 15×: {'met' if speed_cpu >= 15 else 'NOT met'}")
+    print(f"FD ratio DDIM-{args.ddim_steps} / DDPM-{model.T}: {fd_ratio:.2f}×   goal ≤ 1.5×: "
+          f"{'met' if fd_ratio <= 1.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

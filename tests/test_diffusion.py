@@ -1,0 +1,173 @@
+"""coursekit.diffusion as a specification of the lecture's eqs. (15)–(19)."""
+import math
+
+import pytest
+import torch
+
+from coursekit import diffusion as D
+
+
+def _toy(T=50, schedule="linear", clip=None):
+    torch.manual_seed(0)
+    model = D.Diffusion(D.ToyDenoiser(2, hidden=16, depth=1), (2,), T=T, schedule=schedule)
+    model.clip = clip
+    return model
+
+
+# ----------------------------------------------------------------------------- schedules
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_schedules_destroy_the_signal_monotonically(schedule):
+    betas = D.make_betas(1000, schedule)
+    alpha_bar = D.alpha_bar_of(betas)
+    assert betas.shape == (1000,) and alpha_bar.shape == (1001,)
+    assert ((betas > 0) & (betas < 1)).all()
+    assert alpha_bar[0] == 1.0
+    assert (alpha_bar[1:] < alpha_bar[:-1]).all(), "alpha_bar must decrease strictly"
+    assert alpha_bar[-1] < 1e-3, "x^(T) must be (almost) pure noise"
+
+
+def test_cosine_keeps_more_signal_than_linear_in_the_middle():
+    lin, cos = (D.alpha_bar_of(D.make_betas(1000, s)) for s in ("linear", "cosine"))
+    assert cos[250] > lin[250] and cos[500] > lin[500]
+
+
+def test_unknown_schedule_is_a_clear_error():
+    with pytest.raises(ValueError, match="linear"):
+        D.make_betas(10, "quadratic")
+
+
+# ----------------------------------------------------------------------------- forward process
+def test_one_forward_step_is_eq16():
+    model = _toy()
+    x_t = torch.randn(5, 2)
+    t = 7
+    got = model.q_step(x_t, t, generator=torch.Generator().manual_seed(3))
+    z = torch.randn(5, 2, generator=torch.Generator().manual_seed(3))
+    alpha_t, beta_t = 1 - model.betas[t], model.betas[t]
+    torch.testing.assert_close(got, alpha_t.sqrt() * x_t + beta_t.sqrt() * z)
+
+
+def test_q_sample_moments_match_the_closed_form():
+    model = _toy(T=100, schedule="cosine")
+    x_0 = torch.tensor([[1.5, -0.5]]).expand(50_000, 2)
+    for t in (1, 30, 100):
+        x_t = model.q_sample(x_0, t, generator=torch.Generator().manual_seed(t))
+        ab = model.alpha_bar[t]
+        torch.testing.assert_close(x_t.mean(0), ab.sqrt() * x_0[0], atol=0.02, rtol=0)
+        torch.testing.assert_close(x_t.var(0), (1 - ab).expand(2), atol=0.02, rtol=0.03)
+
+
+def test_iterating_eq16_matches_the_closed_form():
+    model = _toy(T=40)
+    x_0 = torch.tensor([[2.0, -1.0]]).expand(30_000, 2)
+    g = torch.Generator().manual_seed(0)
+    x = x_0
+    for t in range(40):
+        x = model.q_step(x, t, generator=g)
+    ab = model.alpha_bar[40]
+    torch.testing.assert_close(x.mean(0), ab.sqrt() * x_0[0], atol=0.03, rtol=0)
+    torch.testing.assert_close(x.var(0), (1 - ab).expand(2), atol=0.03, rtol=0)
+
+
+def test_variance_recursion_eq17_fixed_point_only_for_sqrt_mean_and_unit_variance():
+    betas = D.make_betas(200, "linear")
+    torch.testing.assert_close(D.forward_variance(1.0, betas), torch.ones(201, dtype=torch.float64))
+    assert D.forward_variance(1.0, betas, "alpha")[-1] < 0.9  # eq. (15) read literally shrinks
+    v = D.forward_variance(0.2, betas)  # data with Var != I: approaches 1, not equal at t = 0
+    assert v[0] == 0.2 and abs(v[-1] - 1) < 1e-3 and (v[1:] > v[:-1]).all()
+    # closed form: Var(x^(t)) = alpha_bar_t Var(x^(0)) + 1 - alpha_bar_t
+    ab = D.alpha_bar_of(betas)
+    torch.testing.assert_close(v, ab * 0.2 + 1 - ab)
+
+
+def test_simulation_follows_the_variance_recursion():
+    betas = D.make_betas(50, "linear")
+    x_0 = 3.0 * torch.randn(20_000, 1, generator=torch.Generator().manual_seed(0))
+    for coef in ("sqrt", "alpha"):
+        xs = D.simulate_forward(x_0, betas, coef, generator=torch.Generator().manual_seed(1))
+        predicted = D.forward_variance(float(x_0.var()), betas, coef)
+        torch.testing.assert_close(xs.var(dim=(1, 2)).double(), predicted, rtol=0.05, atol=0)
+
+
+# ----------------------------------------------------------------------------- posterior
+def test_posterior_matches_brute_force_gaussian_in_1d():
+    """q(x^(t) | x^(t+1), x^(0)) ∝ q(x^(t) | x^(0)) q(x^(t+1) | x^(t)), on a fine grid."""
+    model = D.Diffusion(D.ToyDenoiser(1, 8, 1), (1,), T=100, schedule="cosine")
+    x_0, x_next = torch.tensor([[0.8]]), torch.tensor([[-0.3]])
+    for t in (0, 10, 60, 98):
+        ab_t = model.alpha_bar[t].double()
+        alpha_t, beta_t = model.alphas[t].double(), model.betas[t].double()
+        grid = torch.linspace(-6, 6, 400_001, dtype=torch.float64)
+        log_p = (-(grid - ab_t.sqrt() * 0.8) ** 2 / (2 * (1 - ab_t)).clamp(min=1e-300)
+                 if t > 0 else torch.where((grid - 0.8).abs() < 1e-4, 0.0, -math.inf))
+        log_p = log_p - (-0.3 - alpha_t.sqrt() * grid) ** 2 / (2 * beta_t)
+        w = torch.softmax(log_p, 0)
+        mean_bf = (w * grid).sum()
+        var_bf = (w * (grid - mean_bf) ** 2).sum()
+        mean, var = model.q_posterior(x_0, x_next, t)
+        assert abs(mean.item() - mean_bf.item()) < 1e-3
+        assert abs(var.item() - var_bf.item()) < 1e-4 + 1e-3 * var_bf.item()
+
+
+# ----------------------------------------------------------------------------- samplers
+class GaussianOracle(torch.nn.Module):
+    """The exact E[ε | x^(t)] when x^(0) ~ N(m, s²): lets us test samplers without training."""
+
+    def __init__(self, alpha_bar, m, s):
+        super().__init__()
+        self.alpha_bar, self.m, self.s = alpha_bar, m, s
+
+    def forward(self, x_t, t):
+        ab = self.alpha_bar[t].reshape(-1, 1)
+        return (1 - ab).sqrt() * (x_t - ab.sqrt() * self.m) / (ab * self.s ** 2 + 1 - ab)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_samplers_recover_gaussian_data_with_the_exact_denoiser(sampler):
+    model = D.Diffusion(torch.nn.Identity(), (1,), T=100, schedule="linear")
+    model.net = GaussianOracle(model.alpha_bar, m=1.0, s=0.5)
+    g = torch.Generator().manual_seed(0)
+    x = model.ddpm_sample(10_000, g) if sampler == "ddpm" else model.ddim_sample(10_000, 50, g)
+    assert abs(x.mean().item() - 1.0) < 0.03 and abs(x.std().item() - 0.5) < 0.03
+
+
+def test_samplers_shapes_and_determinism_with_a_seed():
+    model = _toy(T=20).eval()
+    for draw in (lambda g: model.ddpm_sample(7, g), lambda g: model.ddim_sample(7, 5, g),
+                 lambda g: model.ddim_sample(7, 5, g, eta=1.0)):
+        a, b = draw(torch.Generator().manual_seed(1)), draw(torch.Generator().manual_seed(1))
+        c = draw(torch.Generator().manual_seed(2))
+        assert a.shape == (7, 2) and torch.equal(a, b) and not torch.equal(a, c)
+    x_T = torch.randn(4, 2)
+    assert torch.equal(model.ddim_sample(4, 5, x_T=x_T), model.ddim_sample(4, 5, x_T=x_T))
+    x, traj = model.ddpm_sample(3, trajectory_every=5)
+    assert [t for t, _ in traj] == [20, 15, 10, 5, 0] and torch.equal(traj[-1][1], x)
+    assert model.ddim_timesteps(4) == [20, 15, 10, 5, 0]
+
+
+def test_image_model_sample_contract():
+    model = D.ImageDiffusion(channels=(8, 16), T=10)
+    out = model.sample(3, torch.Generator().manual_seed(0), steps=2)
+    assert out.shape == (3, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+    assert model.sample(2, ddim=False).shape == (2, 1, 28, 28)
+    assert torch.equal(out, model.sample(3, torch.Generator().manual_seed(0), steps=2))
+
+
+def test_training_lowers_the_denoising_loss_on_a_toy():
+    model = D.toy_diffusion(T=50)
+    hist = D.fit_toy(model, "moons", steps=100, batch_size=128, progress=False)
+    _, losses = hist.series("loss")
+    assert losses[-1] < 0.8 * losses[0]
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input_says_what_was_expected():
+    model = D.ImageDiffusion(channels=(8, 16), T=10)
+    with pytest.raises(ValueError, match=r"\(batch, 1, 28, 28\)"):
+        model.q_sample(torch.rand(2, 28, 28), 3)
+    with pytest.raises(ValueError, match="0…10"):
+        model.q_sample(torch.rand(2, 1, 28, 28), 11)
+    with pytest.raises(ValueError, match="ddim=True"):
+        model.sample(2, steps=5, ddim=False)
+    with pytest.raises(ValueError, match="1 ≤ steps"):
+        model.ddim_timesteps(0)
