@@ -13,9 +13,9 @@ Every command is idempotent: running it twice gives the same files, and the in-p
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import hashlib
-import base64
 import json
 import re
 import shutil

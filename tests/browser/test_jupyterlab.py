@@ -7,7 +7,6 @@ nbval cannot see any of this: it checks the kernel's outputs, not what the page 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import time
