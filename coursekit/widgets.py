@@ -57,8 +57,10 @@ def explorer(draw: Callable, sliders: dict, title: str, static: Sequence[dict] |
             ax.set_title(title, fontsize=10)
             plt.show()
 
-    for w in sliders.values():
+    for name, w in sliders.items():
         w.continuous_update = False
+        if not getattr(w, "description", "x"):
+            w.description = name  # an unlabelled slider is a puzzle on a projector
     W.interactive_output(render, sliders)
     box = W.VBox([W.HBox(list(sliders.values())), out])
     display(box)
@@ -70,8 +72,10 @@ def _default_static(sliders: dict) -> list[dict]:
     settings = []
     for k, w in sliders.items():
         if hasattr(w, "min") and hasattr(w, "max"):
-            for v in (w.min, (w.min + w.max) / 2, w.max):
-                v = type(w.value)(v) if isinstance(w.value, int) else v
+            step = getattr(w, "step", None) or 1
+            middle = w.min + round((w.max - w.min) / 2 / step) * step  # snapped to the slider
+            for v in (w.min, middle, w.max):
+                v = type(w.value)(v) if isinstance(w.value, int) else round(v, 10)
                 settings.append({**base, k: v})
             break
     return settings or [base]

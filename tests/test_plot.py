@@ -50,3 +50,13 @@ def test_widget_explorer_draws_a_static_figure(capsys):
     box = ck.widgets.explorer(draw, {"v": W.FloatSlider(value=1, min=0, max=2)}, "demo")
     assert calls[:3] == [0, 1, 2]          # static panels at min, middle, max
     assert box is not None
+
+
+def test_explorer_labels_sliders_and_snaps_static_midpoint():
+    import ipywidgets as W
+
+    seen = []
+    slider = W.FloatSlider(value=1.0, min=0.5, max=1.75, step=0.25)
+    ck.widgets.explorer(lambda ax, sigma: seen.append(sigma), {"sigma": slider}, "demo")
+    assert slider.description == "sigma"
+    assert seen[:3] == [0.5, 1.0, 1.75]  # the midpoint 1.125 snaps to the 0.25 grid
