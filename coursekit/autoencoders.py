@@ -118,8 +118,9 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """h(x): images (N, 1, 28, 28) in [0, 1] → codes (N, m)."""
-        x_flat = flatten_images(x)
+        x_flat = flatten_images(x)  # (N, 784)
         check_unit_range(x_flat)
+        # eq. (1): h(x) ∈ R^m, m < d
         return self.encoder(x_flat)
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
@@ -127,6 +128,7 @@ class Autoencoder(nn.Module):
         if not torch.is_tensor(h) or h.dim() != 2 or h.shape[1] != self.m:
             found = tuple(h.shape) if torch.is_tensor(h) else type(h).__name__
             raise ValueError(f"decode expects codes of shape (N, {self.m}), found {found}")
+        # eq. (1): f(h) ≈ x
         return as_images(self.decoder(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -309,6 +311,12 @@ class PCA:
     @property
     def m(self) -> int:
         return self.components.shape[1]
+
+    def top(self, k: int) -> "PCA":
+        """The top-k principal subspace (k ≤ m) without a new SVD."""
+        if not isinstance(k, int) or not 1 <= k <= self.m:
+            raise ValueError(f"k must be an int in [1, {self.m}], got {k!r}")
+        return PCA(self.mean, self.components[:, :k], self.variances[:k], self.all_variances)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Coordinates V_mᵀ (x − x̄): (N, m)."""

@@ -136,6 +136,7 @@ def test_pca_components_are_orthonormal_and_match_the_covariance_eigenvectors():
     assert torch.allclose(p.variances.double(), evals.flip(0)[:3], rtol=1e-4)
     assert A.principal_angles(p.components, evecs[:, -3:], degrees=True).max() < 0.01
     assert A.principal_angles(p.components, Q[:, :3], degrees=True).max() < 2
+    assert torch.equal(p.top(2).components, A.pca(x, 2).components)
 
 
 def test_covariance_loss_equals_the_mean_squared_error_on_centred_data():
