@@ -503,26 +503,34 @@ def model_scores(name: str, model: nn.Module, n: int = N_REFERENCE, iwae_k: int 
     return row, samples
 
 
-def load_for_comparison(names=("ae", "vae", "gan", "ddpm"), cfg: Config | None = None
-                        ) -> dict[str, nn.Module]:
-    """Each model from its committed checkpoint; a tiny stand-in (trained now) where one is missing.
+def load_for_comparison(names=("ae", "vae", "gan", "ddpm"), cfg: Config | None = None,
+                        missing: str = "skip") -> dict[str, nn.Module]:
+    """Each model from its committed checkpoint (``ck.pretrained``); never writes checkpoints.
 
-    A stand-in has ``pretrained_card["tiny"] = True`` and its table row says so. Models whose
-    section module is not installed are left out with a message. Never writes checkpoints.
+    A model whose checkpoint is missing is left out with a message (``missing="skip"``), or
+    replaced by a tiny stand-in trained on the spot (``missing="tiny"``, for development): a
+    stand-in has ``pretrained_card["tiny"] = True`` and its table row says so. Models whose
+    section module is not installed are always left out with a message.
     """
     from .checkpoints import checkpoint_path, fit_recipe, recipes
     from .config import setup
 
+    if missing not in ("skip", "tiny"):
+        raise ValueError(f"missing must be 'skip' or 'tiny', got {missing!r}")
     cfg = cfg or setup(verbose=False)
     known, models = recipes(), {}
     for name in names:
+        path = checkpoint_path(name)
         if name not in known:
             print(f"{name}: no recipe registered (its section module is missing): left out")
-        elif checkpoint_path(name).exists():
+        elif path.exists():
             models[name] = pretrained(name, verbose=False)
+        elif missing == "skip":
+            print(f"{name}: {path} is missing: left out (make it with "
+                  f"`python -m coursekit pretrain {name}`)")
         else:
-            print(f"{name}: {checkpoint_path(name)} is missing: training a tiny stand-in "
-                  f"(its row is marked 'tiny'; run `python -m coursekit pretrain {name}`)")
+            print(f"{name}: {path} is missing: training a tiny stand-in (its row is marked "
+                  f"'tiny'; make the real one with `python -m coursekit pretrain {name}`)")
             models[name] = fit_recipe(name, cfg, tiny=True, command="")[0]
     return models
 

@@ -203,3 +203,13 @@ def test_classifier_recipe_is_registered():
 def test_pretrained_classifier_reaches_98_5_percent_on_heldout():
     held = ck.load_mnist("heldout")
     assert M.accuracy(M.classifier(), held.x, held.y) >= 0.985
+
+
+def test_comparison_leaves_out_missing_checkpoints_with_a_message(tmp_path, monkeypatch, capsys):
+    from coursekit import checkpoints as C
+
+    assert set(M.load_for_comparison(["classifier"])) == {"classifier"}
+    monkeypatch.setattr(C, "CHECKPOINT_DIR", tmp_path)
+    assert M.load_for_comparison(["classifier", "no_such_model"]) == {}
+    out = capsys.readouterr().out
+    assert "python -m coursekit pretrain classifier" in out and "no_such_model" in out
