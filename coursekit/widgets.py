@@ -27,19 +27,21 @@ def static_panels(draw: Callable, settings: Sequence[dict], title: str,
 
 
 def explorer(draw: Callable, sliders: dict, title: str, static: Sequence[dict] | None = None,
-             figsize: tuple[float, float] = (4.0, 4.0), show_static: bool = True):
+             figsize: tuple[float, float] = (4.0, 4.0), show_static: bool = True,
+             panel_size: float = 2.4, label: Callable[[dict], str] | None = None):
     """Live slider explorer of ``draw(ax=ax, **slider_values)`` plus a static figure.
 
     sliders: name → ipywidgets widget (e.g. ``FloatSlider``). `static`: slider settings for the
     static row (default: each slider's min, middle and max, others at their value).
-    Returns the widget box (or None when ipywidgets is missing).
+    `panel_size` and `label` go to `static_panels`. Returns the widget box (or None when
+    ipywidgets is missing).
     """
     from IPython.display import display
 
     if show_static:
         if static is None:
             static = _default_static(sliders)
-        display(static_panels(draw, static, title + " (static view)"))
+        display(static_panels(draw, static, title + " (static view)", panel_size, label))
         plt.close("all")
     try:
         import ipywidgets as W
