@@ -95,9 +95,9 @@ def test_iwae_is_at_least_the_elbo_and_increases_with_k():
     model = _tiny_vae().eval()
     x = _binary_images(32)
     with torch.no_grad():
-        elbo = model.elbo(x, n_eps=1000, generator=torch.Generator().manual_seed(0)).mean()
-        log_w = model.log_weights(x, 2048, torch.Generator().manual_seed(1))
-    curve = V.iwae_curve(log_w, [1, 4, 16, 64, 256, 2048]).mean(1)
+        elbo = model.elbo(x, n_eps=500, generator=torch.Generator().manual_seed(0)).mean()
+        log_w = model.log_weights(x, 1024, torch.Generator().manual_seed(1))
+    curve = V.iwae_curve(log_w, [1, 4, 16, 64, 256, 1024]).mean(1)
     assert abs(curve[0] - elbo) < 0.2          # IWAE with k = 1 is the ELBO (in expectation)
     assert (curve[1:] > curve[:-1]).all()       # the bound rises with k
     assert curve[-1] > elbo + 1.0
@@ -107,11 +107,11 @@ def test_iwae_converges_to_log_p_x_computed_by_quadrature_for_m_1():
     model = _tiny_vae(m=1).eval()
     x = _binary_images(4)
     with torch.no_grad():
-        z = torch.linspace(-10, 10, 8001)[:, None, None]  # (G, 1, 1) grid over R
+        z = torch.linspace(-10, 10, 4001)[:, None, None]  # (G, 1, 1) grid over R
         log_joint = model.log_likelihood(x, z) + V.log_prior(z)  # (G, 4)
-        log_p_x = torch.logsumexp(log_joint, 0) + math.log(20 / 8000)  # ∫ p(x|z) p(z) dz
-        iwae = model.iwae(x, 5000, torch.Generator().manual_seed(0))
-        elbo = model.elbo(x, n_eps=5000, generator=torch.Generator().manual_seed(0))
+        log_p_x = torch.logsumexp(log_joint, 0) + math.log(20 / 4000)  # ∫ p(x|z) p(z) dz
+        iwae = model.iwae(x, 4000, torch.Generator().manual_seed(0))
+        elbo = model.elbo(x, n_eps=1000, generator=torch.Generator().manual_seed(0))
     assert (elbo < log_p_x).all()
     torch.testing.assert_close(iwae, log_p_x, atol=0.05, rtol=0)
 
