@@ -31,7 +31,7 @@ from torch import nn
 
 from .checkpoints import Recipe, register
 from .data import from_pm1, ring_modes, ring_of_gaussians, to_pm1
-from .train import History, train
+from .train import EMA, History, train
 
 GEN_LOSSES = ("saturating", "nonsaturating")
 
@@ -119,6 +119,22 @@ class MLPGenerator(nn.Module):
         return self.net(z)  # (B, out_dim)
 
 
+class LinearGenerator(nn.Module):
+    """A deliberately poor Gen for experiments: x̃ = A z + b, started at A = scale·I, b = 0,
+    so the fakes are N(0, scale²·I) — a Gaussian blob with none of the data's structure."""
+
+    def __init__(self, scale: float = 1.0, dim: int = 2):
+        super().__init__()
+        self.z_dim = dim
+        self.linear = nn.Linear(dim, dim)
+        with torch.no_grad():
+            self.linear.weight.copy_(scale * torch.eye(dim))
+            self.linear.bias.zero_()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear(z)  # (B, dim)
+
+
 class MLPDiscriminator(nn.Module):
     """Disc for 2-D toys: x (B, in_dim) → logits (B // pack,), +1 = data, −1 = fake.
 
@@ -173,13 +189,23 @@ class ToyGAN(nn.Module):
         return x
 
 
+def optimizer_steps(opt: torch.optim.Optimizer) -> int:
+    """How many updates an Adam-like optimizer has made (read from its state; 0 before the first)."""
+    first = opt.param_groups[0]["params"][0]
+    return int(opt.state[first]["step"]) if first in opt.state else 0
+
+
 def gan_step(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              gen_loss: str = "nonsaturating", d_steps: int = 1,
-             preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Callable:
+             preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             instance_noise: Callable[[int], float] | None = None) -> Callable:
     """A ``step_fn(model, x_real) -> dict`` for ``ck.train``: one simultaneous GAN update.
 
     `model` has ``.G``, ``.D`` and ``.prior(n)``. Disc takes `d_steps` steps on a half-real,
     half-fake batch (the lecture's "equal probability"), then Gen one step on `gen_loss`.
+    `instance_noise(t)`, if given, is the std of Gaussian noise added to *every* input of Disc
+    (real and fake) at Gen update t: it blurs both distributions so that Disc's gradient
+    reaches fakes far from the data (anneal it to 0 to end with the true game).
     Logged: loss_d, loss_g, d_acc (Disc's balanced accuracy), d_real / d_fake (mean D = σ(·)).
     """
     if gen_loss not in GEN_LOSSES:
@@ -188,14 +214,19 @@ def gan_step(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
     def step(model, x_real, *_):
         x_real = preprocess(x_real) if preprocess is not None else x_real
         n = len(x_real)
+        sigma = instance_noise(optimizer_steps(opt_g)) if instance_noise is not None else 0.0
+
+        def blur(x):  # x + σ·ε, ε ~ N(0, I)
+            return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
         for _ in range(d_steps):
             x_fake = model.G(model.prior(n)).detach()           # (n, ...) Gen held fixed
-            d_real, d_fake = model.D(x_real), model.D(x_fake)
+            d_real, d_fake = model.D(blur(x_real)), model.D(blur(x_fake))
             loss_d = discriminator_loss(d_real, d_fake)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-        d_fake_g = model.D(model.G(model.prior(n)))              # Disc held fixed (only opt_g steps)
+        d_fake_g = model.D(blur(model.G(model.prior(n))))        # Disc held fixed (only opt_g steps)
         loss_g = generator_loss(d_fake_g, gen_loss)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -244,11 +275,15 @@ def mode_metrics(samples: torch.Tensor, modes: torch.Tensor | None = None, std: 
 # ============================================================================ ring experiment
 #: Configurations of the ring-of-8 experiment (see notebook 03). Keys are `ToyGAN` / optimiser
 #: arguments; the same seeds and step counts are used for every configuration.
+_RING_NETS = dict(z_dim=2, hidden=64, depth=3, pack=1, betas=(0.5, 0.999),
+                  gen_loss="nonsaturating", batch_size=128)
 RING_CONFIGS: dict[str, dict] = {
-    "vanilla": dict(z_dim=2, hidden=128, depth=3, pack=1, lr=1e-3, betas=(0.5, 0.999),
-                    gen_loss="nonsaturating", batch_size=256),
-    "pacgan4": dict(z_dim=2, hidden=128, depth=3, pack=4, lr=1e-3, betas=(0.5, 0.999),
-                    gen_loss="nonsaturating", batch_size=256),
+    # Disc learns 3× slower than Gen: Gen moves all fakes to Disc's current favourite spot
+    "slow_disc": dict(_RING_NETS, lr=1e-3, d_lr=3e-4),
+    # the plain GAN: equal, constant learning rates
+    "vanilla": dict(_RING_NETS, lr=1e-3),
+    # the remedy: instance noise σ = 0.6 → 0 over the first half, learning rates 3e-3 → 1e-5
+    "noise_anneal": dict(_RING_NETS, lr=3e-3, lr_final=1e-5, noise=0.6, noise_end=0.5),
 }
 RING = dict(n_modes=8, radius=2.0, std=0.02)
 
@@ -277,10 +312,7 @@ def _with_cosine_lr(step_fn: Callable, optimizers: list, final_factor: float,
     start = [[group["lr"] for group in o.param_groups] for o in optimizers]
 
     def step(model, *batch):
-        opt = optimizers[0]
-        first = opt.param_groups[0]["params"][0]
-        done = int(opt.state[first]["step"]) if first in opt.state else 0
-        t = min(1.0, done / max(1, steps - 1))
+        t = min(1.0, optimizer_steps(optimizers[0]) / max(1, steps - 1))
         factor = final_factor + 0.5 * (1 - final_factor) * (1 + math.cos(math.pi * t))
         for o, lrs in zip(optimizers, start):
             for group, lr in zip(o.param_groups, lrs):
@@ -300,10 +332,28 @@ class RingRun:
     history: History
     snapshots: list[dict] = field(default_factory=list)  # {"step", "samples", "d_map", metrics}
     seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
 
     @property
     def final(self) -> dict:
         return self.snapshots[-1]
+
+    def snapshot_at(self, step: int) -> dict:
+        """The snapshot taken at `step` (KeyError listing the steps when there is none)."""
+        for snap in self.snapshots:
+            if snap["step"] == step:
+                return snap
+        raise KeyError(f"no snapshot at step {step}; snapshots: {[s['step'] for s in self.snapshots]}")
+
+    def gan_at(self, step: int, seed: int = 0) -> ToyGAN:
+        """A fresh ToyGAN whose Gen has the weights of the snapshot at `step` and whose Disc is
+        newly initialised (seeded): e.g. a *poor* Gen from early training."""
+        c = self.settings
+        torch.manual_seed(seed)
+        model = ToyGAN(c["z_dim"], c["hidden"], c["depth"], c["pack"], c.get("d_hidden"),
+                       c.get("d_depth"))
+        model.G.load_state_dict(self.snapshot_at(step)["G_state"])
+        return model
 
 
 def train_ring_gan(config: str | dict = "vanilla", seed: int = 0, steps: int = 3000,
@@ -335,6 +385,7 @@ def train_ring_gan(config: str | dict = "vanilla", seed: int = 0, steps: int = 3
         metrics = mode_metrics(samples, ring_modes(RING["n_modes"], RING["radius"]), RING["std"])
         snapshots.append({"step": step_counter["step"], "samples": samples,
                           "d_map": decision_map(m.D, n=map_size),
+                          "G_state": {k: v.detach().clone() for k, v in m.G.state_dict().items()},
                           "modes_covered": metrics["modes_covered"], "hq": metrics["hq"]})
         step_counter["step"] += snapshot_every
         return {"modes_covered": metrics["modes_covered"], "hq": metrics["hq"]}
@@ -344,7 +395,14 @@ def train_ring_gan(config: str | dict = "vanilla", seed: int = 0, steps: int = 3
         snapshot(model)
         model.train()
     t0 = time.perf_counter()
-    step_fn = gan_step(opt_g, opt_d, c["gen_loss"], c.get("d_steps", 1))
+    noise = None
+    if c.get("noise", 0.0) > 0:  # instance noise, annealed linearly to 0 at noise_end·steps
+        sigma0, stop = c["noise"], c.get("noise_end", 0.6) * steps
+
+        def noise(t: int) -> float:
+            return sigma0 * max(0.0, 1.0 - t / stop)
+
+    step_fn = gan_step(opt_g, opt_d, c["gen_loss"], c.get("d_steps", 1), instance_noise=noise)
     if c.get("lr_final", c["lr"]) != c["lr"]:  # cosine decay of both learning rates
         step_fn = _with_cosine_lr(step_fn, [opt_g, opt_d], c["lr_final"] / c["lr"], steps)
     history = train(model, None, ring_sampler, steps=steps, batch_size=c["batch_size"],
@@ -353,7 +411,7 @@ def train_ring_gan(config: str | dict = "vanilla", seed: int = 0, steps: int = 3
                     eval_every=snapshot_every, seed=seed, progress=progress,
                     desc=f"ring GAN {name} seed {seed}")
     snapshots[-1]["step"] = steps
-    return RingRun(name, seed, model, history, snapshots, time.perf_counter() - t0)
+    return RingRun(name, seed, model, history, snapshots, time.perf_counter() - t0, c)
 
 
 def ring_study(configs: list[str] | dict[str, dict], seeds=(0, 1, 2), steps: int = 3000,
@@ -399,11 +457,11 @@ def format_study(summary: dict[str, dict]) -> str:
 # ============================================================================ figures
 def draw_ring_snapshot(ax, snapshot: dict, lim: float = 2.6, real: torch.Tensor | None = None,
                        n_show: int = 1000, title: str | None = None):
-    """One panel: Disc's decision map D(x) (heat map), real points (white) and fakes (red)."""
+    """One panel: Disc's decision map D(x) (heat map), data (green) and fakes (black)."""
     ax.imshow(snapshot["d_map"], extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu_r",
               vmin=0, vmax=1, interpolation="bilinear")
     if real is not None:
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="white", alpha=0.8, lw=0)
+        ax.scatter(real[:, 0], real[:, 1], s=6, c="tab:green", lw=0)
     fake = snapshot["samples"][:n_show]
     ax.scatter(fake[:, 0], fake[:, 1], s=2, c="black", alpha=0.5, lw=0)
     ax.set_xlim(-lim, lim)
@@ -412,27 +470,31 @@ def draw_ring_snapshot(ax, snapshot: dict, lim: float = 2.6, real: torch.Tensor 
     ax.grid(False)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    ax.set_title(title or f"step {snapshot['step']}: {snapshot['modes_covered']}/8 modes, "
+    ax.set_title(title or f"step {snapshot['step']}\n{snapshot['modes_covered']}/8 modes, "
                  f"{100 * snapshot['hq']:.0f}% HQ", fontsize=9)
     return ax
 
 
-def plot_ring_snapshots(run: RingRun, steps: list[int] | None = None, panel: float = 2.5):
-    """Snapshots of one run in a row: D(x) heat map (red = "real", blue = "fake"), fakes in black."""
+def plot_ring_snapshots(run: RingRun, steps: list[int] | None = None, panel: float = 2.6):
+    """Snapshots of one run in a row (default: 4 spread over training, step 0 left out):
+    Disc's map D(x) as a heat map (red = "real", blue = "fake"), data green, fakes black."""
     import matplotlib.pyplot as plt
 
-    snaps = [s for s in run.snapshots if steps is None or s["step"] in steps]
-    real = ring_sampler(500, torch.Generator().manual_seed(0))
-    fig, axes = plt.subplots(1, len(snaps), figsize=(panel * len(snaps), panel + 0.6),
-                             squeeze=False)
+    if steps is None:
+        later = run.snapshots[1:]
+        steps = [later[round(i * (len(later) - 1) / 3)]["step"] for i in range(4)]
+    snaps = [run.snapshot_at(s) for s in dict.fromkeys(steps)]
+    real = ring_sampler(400, torch.Generator().manual_seed(0))
+    fig, axes = plt.subplots(1, len(snaps), figsize=(panel * len(snaps) + 1.0, panel + 0.9),
+                             squeeze=False, layout="constrained")
     for ax, snap in zip(axes[0], snaps):
         draw_ring_snapshot(ax, snap, real=real)
     for ax in axes[0, 1:]:
         ax.set_ylabel("")
-    mappable = axes[0, -1].images[0]
-    fig.colorbar(mappable, ax=axes[0].tolist(), shrink=0.8, label="D(x) = P(real)")
-    fig.suptitle(f"Ring of 8, configuration {run.config!r}, seed {run.seed}: fakes (black), "
-                 f"data (white), Disc's map")
+    fig.colorbar(axes[0, -1].images[0], ax=axes[0].tolist(), shrink=0.85,
+                 label="D(x) = P(real | x)")
+    fig.suptitle(f"Ring of 8, {run.config!r}, seed {run.seed}: fakes (black), data (green), "
+                 f"Disc's map")
     return fig
 
 
@@ -484,26 +546,40 @@ def plot_study_curves(runs: dict[str, list[RingRun]]):
     return fig
 
 
-def plot_vanishing(out: dict):
-    """Gen's gradient norm for both losses against Disc's accuracy and against Disc's steps."""
+def plot_vanishing(sweeps: dict[str, dict]):
+    """Gen's gradient norm (log scale) and batch-to-batch cosine for both generator losses,
+    against Disc's accuracy and training steps. `sweeps`: label of the poor Gen → the output
+    of `vanishing_gradient_sweep`."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
-    style = {"saturating": ("tab:red", "saturating  log(1 − D(G(z)))"),
-             "nonsaturating": ("tab:blue", "non-saturating  −log D(G(z))")}
-    steps = [max(s, 0.5) for s in out["step"]]
-    for kind, (color, label) in style.items():
-        axes[0].scatter(out["d_acc"], out[f"grad_{kind}"], color=color, s=14, label=label)
-        axes[1].plot(steps, out[f"grad_{kind}"], color=color, marker="o", ms=3, label=label)
-    axes[0].set_xlabel("Disc's accuracy (real vs fake, balanced)")
-    axes[1].set_xlabel("Disc's training steps (Gen fixed; step 0 drawn at 0.5)")
-    axes[1].set_xscale("log")
-    for ax in axes:
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colors = {"saturating": "tab:red", "nonsaturating": "tab:blue"}
+    markers = ["o", "s", "^", "D"]
+    for marker, (label, out) in zip(markers, sweeps.items()):
+        steps = [max(s, 0.5) for s in out["step"]]
+        for kind, color in colors.items():
+            kw = dict(color=color, marker=marker, ms=4, alpha=0.85)
+            axes[0].plot(out["d_acc"], out[f"grad_{kind}"], ls="none", **kw)
+            axes[1].plot(steps, out[f"grad_{kind}"], lw=1, **kw)
+            axes[2].plot(out["d_acc"], out[f"cos_{kind}"], ls="none", **kw)
+    for ax in axes[:2]:
         ax.set_yscale("log")
-        ax.set_ylabel("‖∇θ L_Gen‖ (mean over z-batches)")
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("gradient norm vs Disc's accuracy", fontsize=10)
-    axes[1].set_title("…and vs Disc's training time", fontsize=10)
+        ax.set_ylabel("‖∇θ L_Gen‖ (mean of 8 z-batches)")
+    axes[1].set_xscale("log")
+    axes[0].set_xlabel("Disc's accuracy (balanced)")
+    axes[1].set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
+    axes[2].set_xlabel("Disc's accuracy (balanced)")
+    axes[2].set_ylabel("cosine between two z-batches' gradients")
+    axes[2].set_ylim(-0.3, 1.05)
+    axes[0].set_title("size vs Disc's accuracy", fontsize=10)
+    axes[1].set_title("size vs Disc's training time", fontsize=10)
+    axes[2].set_title("consistency of direction", fontsize=10)
+    handles = [Line2D([], [], color=c, lw=2, label=("saturating log(1 − D(G(z)))" if k ==
+               "saturating" else "non-saturating −log D(G(z))")) for k, c in colors.items()]
+    handles += [Line2D([], [], color="gray", marker=m, ls="none", label=f"Gen: {label}")
+                for m, label in zip(markers, sweeps)]
+    axes[2].legend(handles=handles, fontsize=7.5, loc="lower left")
     fig.suptitle("Vanishing gradients: a poor Gen held fixed while Disc trains towards optimal")
     fig.tight_layout()
     return fig
@@ -716,8 +792,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
 
 
 #: The MNIST recipe (default profile). `tiny` uses TINY_MNIST instead (seconds, for tests).
-MNIST_RECIPE = dict(z_dim=32, width=32, steps=3000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
-                    gen_loss="nonsaturating", snapshot_steps=(0, 100, 250, 500, 1000, 2000, 3000),
+MNIST_RECIPE = dict(z_dim=32, width=32, steps=4000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
+                    gen_loss="nonsaturating", ema_decay=0.995,
+                    snapshot_steps=(0, 100, 250, 500, 1000, 2000, 3000, 4000),
                     n_grid=64, n_eval=5000)
 TINY_MNIST = dict(MNIST_RECIPE, steps=20, batch_size=32, snapshot_steps=(0, 10, 20), n_eval=200)
 
@@ -744,6 +821,9 @@ def fit_mnist_gan(model: MNISTGAN, cfg, tiny: bool = False, recipe: dict | None 
     every = math.gcd(*snap_steps) if len(snap_steps) > 1 else r["steps"]
     if snap_steps[0] != 0 or snap_steps[-1] != r["steps"] or snap_steps != sorted(snap_steps):
         raise ValueError(f"snapshot_steps must rise from 0 to steps={r['steps']}, got {snap_steps}")
+    # EMA of the weights, θ̄ ← d·θ̄ + (1 − d)·θ: averages out the players' oscillations; the
+    # snapshots and the saved Gen use θ̄ (Disc's EMA is kept too but only Gen's matters).
+    ema = EMA(model, r["ema_decay"]) if r.get("ema_decay") else None
     snaps, calls = [], {"n": 0}
 
     def grab(m: MNISTGAN) -> dict:
@@ -751,18 +831,26 @@ def fit_mnist_gan(model: MNISTGAN, cfg, tiny: bool = False, recipe: dict | None 
         step = min(calls["n"] * every, r["steps"])
         calls["n"] += 1
         if step in snap_steps:
-            snaps.append((m.generate(z_fixed) * 255).round().to(torch.uint8).cpu())
+            shown = ema.model if ema is not None else m
+            snaps.append((shown.generate(z_fixed) * 255).round().to(torch.uint8).cpu())
         return {}
 
     grab(model)
     history = train(model, None, x_train, steps=r["steps"], batch_size=r["batch_size"],
                     step_fn=step_fn, optimizer={"g": opt_g, "d": opt_d}, eval_fn=grab,
                     eval_every=every, seed=cfg.seed, log_every=50, progress=progress,
-                    desc="DCGAN on MNIST")
+                    desc="DCGAN on MNIST", ema=ema)
     steps_done = r["steps"]
     metrics = {"steps": float(steps_done), "d_acc_end": history.last("d_acc")}
+    eval_g = torch.Generator().manual_seed(cfg.seed + 1)
+    if r.get("report_raw") and not tiny:  # the last raw weights, for comparison with the EMA
+        raw = mnist_class_metrics(model.sample(r["n_eval"], eval_g))
+        metrics.update({f"raw_{k}": v for k, v in raw.items()})
+        eval_g = torch.Generator().manual_seed(cfg.seed + 1)
+    if ema is not None:
+        model.load_state_dict(ema.model.state_dict())
     if not tiny:  # the classifier is another pretrained model: tiny runs (tests) skip it
-        samples = model.sample(r["n_eval"], torch.Generator().manual_seed(cfg.seed + 1))
+        samples = model.sample(r["n_eval"], eval_g)
         metrics.update(mnist_class_metrics(samples))
     extras = {"snapshot_steps": torch.tensor(r["snapshot_steps"]), "snapshots": torch.stack(snaps),
               "z_fixed": z_fixed.cpu()}

@@ -122,6 +122,56 @@ def test_slerp_ends_at_the_endpoints():
     assert torch.allclose(gan.slerp(z0, z1, 1.0), z1, atol=1e-5)
 
 
+def test_linear_generator_starts_as_scaled_identity():
+    G = gan.LinearGenerator(scale=0.1)
+    z = torch.randn(5, 2)
+    assert torch.allclose(G(z), 0.1 * z)
+
+
+class _RecordingDisc(torch.nn.Module):
+    """Disc stub that remembers its inputs (to see what the game feeds it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2))
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return x @ self.w
+
+
+def test_instance_noise_blurs_every_disc_input_and_none_without_it(cfg):
+    for sigma in (0.0, 1.0):
+        model = gan.ToyGAN(z_dim=2, hidden=8, depth=1)
+        model.D = _RecordingDisc()
+        opt_g = torch.optim.Adam(model.G.parameters())
+        opt_d = torch.optim.Adam(model.D.parameters())
+        step = gan.gan_step(opt_g, opt_d, instance_noise=lambda t: sigma)
+        step(model, torch.zeros(4000, 2))
+        real_seen = model.D.seen[0]                                    # Disc's view of the data
+        assert len(model.D.seen) == 3                                  # real, fake (Disc), fake (Gen)
+        assert real_seen.std().item() == pytest.approx(sigma, abs=0.05)
+
+
+def test_cosine_learning_rate_ends_at_its_final_value():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=3e-3)
+
+    def step(model):
+        p.grad = torch.ones(1)
+        opt.step()
+        return {}
+
+    wrapped = gan._with_cosine_lr(step, [opt], 1e-5 / 3e-3, steps=50)
+    lrs = []
+    for _ in range(50):
+        wrapped(None)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(3e-3) and lrs[-1] == pytest.approx(1e-5)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))                 # monotone decay
+
+
 # ----------------------------------------------------------------------------- gradients
 def test_generator_grad_norm_matches_autograd_and_leaves_grads_alone():
     torch.manual_seed(0)
@@ -175,6 +225,10 @@ def test_ring_training_takes_snapshots_with_metrics(cfg):
     assert last["samples"].shape == (100, 2) and last["d_map"].shape == (8, 8)
     assert 0 <= last["d_map"].min() and last["d_map"].max() <= 1
     assert {"loss_d", "loss_g", "d_acc"} <= run.history.keys()
+    poor = run.gan_at(10)                                              # Gen of the step-10 snapshot
+    assert torch.equal(poor.G.net[0].weight, run.snapshot_at(10)["G_state"]["net.0.weight"])
+    with pytest.raises(KeyError, match="snapshots"):
+        run.snapshot_at(15)
 
 
 def test_tiny_gan_recipe_round_trip(tmp_path, cfg):
