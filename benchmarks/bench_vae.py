@@ -43,10 +43,10 @@ from coursekit.checkpoints import checkpoint_path, load_pretrained_file  # noqa:
 GOAL_NATS, GOAL_CPU_MINUTES = -91.0, 5.0
 
 
-def report(metrics: dict, k: int, threads: int, load: tuple | None) -> None:
+def report(metrics: dict, k: int, threads: int, load: tuple | None, recipe: str) -> None:
     iwae = metrics[f"heldout_iwae_k{k}"]
     cpu = metrics["train_cpu_minutes"]
-    print(f"recipe            {vae.DEFAULT}")
+    print(f"recipe            {recipe}")
     print(f"threads           {threads}" + (f" | load average before/after: "
                                              f"{load[0]:.1f} / {load[1]:.1f}" if load else ""))
     print(f"training          {metrics['epochs']:.0f} epochs, {cpu:.2f} CPU-minutes, "
@@ -54,10 +54,10 @@ def report(metrics: dict, k: int, threads: int, load: tuple | None) -> None:
     print(f"held-out ELBO     {metrics['heldout_elbo']:.2f} nats")
     print(f"held-out IWAE     {iwae:.2f} nats (k = {k})")
     ok = iwae >= GOAL_NATS and cpu <= GOAL_CPU_MINUTES
+    nats = "ok" if iwae >= GOAL_NATS else f"short by {GOAL_NATS - iwae:.2f}"
+    minutes = "ok" if cpu <= GOAL_CPU_MINUTES else f"over by {cpu - GOAL_CPU_MINUTES:.2f} min"
     print(f"goal (IWAE ≥ {GOAL_NATS:.0f} nats in ≤ {GOAL_CPU_MINUTES:.0f} CPU-min): "
-          f"{'met' if ok else 'NOT met'}"
-          f" (nats {'ok' if iwae >= GOAL_NATS else 'short by %.2f' % (GOAL_NATS - iwae)},"
-          f" time {'ok' if cpu <= GOAL_CPU_MINUTES else 'over by %.2f min' % (cpu - GOAL_CPU_MINUTES)})")
+          f"{'met' if ok else 'NOT met'} (nats {nats}, time {minutes})")
 
 
 def main() -> int:
@@ -71,14 +71,14 @@ def main() -> int:
         card = model.pretrained_card
         k = next(int(key.split("_k")[1]) for key in card["metrics"] if "_iwae_k" in key)
         print(f"from {checkpoint_path('vae')} (made {card['date']} by `{card['command']}`)")
-        report(card["metrics"], k, card["threads"], None)
+        report(card["metrics"], k, card["threads"], None, model.pretrained_extras["settings"])
         return 0
     cfg = ck.setup(seed=0)
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     model = vae.build_vae()
     metrics, _ = vae.fit_vae(model, cfg, eval_k=args.k)
-    report(metrics, args.k, cfg.threads, (load_before, os.getloadavg()[0]))
+    report(metrics, args.k, cfg.threads, (load_before, os.getloadavg()[0]), repr(vae.DEFAULT))
     print(f"total wall time incl. evaluation: {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
 

@@ -109,7 +109,7 @@ def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor) 
 
 def log_prior(z: torch.Tensor) -> torch.Tensor:
     """ln p(z) for the prior N(0, I_m) (eq. 14 step 4.3), summed over the last axis."""
-    # step 4.3: ln p(z) = −½ ‖z‖² − (m/2) ln 2π
+    # eq. (14) step 4.3: ln p(z) = −½ ‖z‖² − (m/2) ln 2π
     return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
 
 
@@ -126,8 +126,8 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 # ----------------------------------------------------------------------------- eq. (14)
 def reparameterize(mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """z(ε) = μ + σ ⊙ ε (eq. 14, step 4.2): differentiable in μ and σ, random only through ε."""
-    # step 4.2: z = mu_phi(x) + sigma_phi(x) * eps
+    """z(ε) = μ + σ ⊙ ε (eq. 14, step 4.2): differentiable in μ and σ, random only via ε."""
+    # eq. (14) step 4.2: z = mu_phi(x) + sigma_phi(x) * eps
     return mu + torch.exp(log_sigma) * eps
 
 
@@ -135,7 +135,7 @@ def q_sample(mu: torch.Tensor, log_sigma: torch.Tensor, n_eps: int = 1,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """n_eps samples z ~ q_φ(z|x) = N(μ, diag σ²) by reparameterization: (n_eps, *mu.shape)."""
     _check_gaussian(mu, log_sigma)
-    # step 4.1: eps ~ N(0, I_m), drawn on the CPU generator for reproducibility
+    # eq. (14) step 4.1: eps ~ N(0, I_m), drawn on the CPU generator for reproducibility
     eps = torch.randn((n_eps, *mu.shape), generator=generator).to(mu.device)  # (S, N, m)
     return reparameterize(mu, log_sigma, eps)
 
@@ -241,7 +241,8 @@ class VAE(nn.Module):
         out = []
         for start in range(0, k, chunk):
             z = q_sample(mu, log_sigma, min(chunk, k - start), generator)  # (S, N, m)
-            # ln p_θ(x, z) − ln q_φ(z|x) = ln p_θ(x|z) + ln p(z) − ln q_φ(z|x)
+            # ln w = ln p_θ(x, z) − ln q_φ(z|x) (inside eq. 7)
+            #      = ln p_θ(x|z) + ln p(z) − ln q_φ(z|x)
             out.append(bernoulli_log_likelihood(self._logits(z), x) + log_prior(z)
                        - log_normal_diag(z, mu, log_sigma))
         return torch.cat(out)  # (k, N)
@@ -400,7 +401,7 @@ def gradient_estimates(log_lik, mu: torch.Tensor, log_sigma: torch.Tensor, n_eps
     n_eps samples:
     pathwise (reparameterization): ∇_μ f(μ + σ ε) = ∇_z f(z);
     score function (REINFORCE):     f(z) ∇_μ ln q(z) = f(z) (z − μ) / σ²;
-    score function with a leave-one-out baseline: (f(z_s) − mean_{r≠s} f(z_r)) (z_s − μ) / σ²
+    score function, leave-one-out baseline: (f(z_s) − mean_{r≠s} f(z_r)) (z_s − μ) / σ²
     (the baseline needs n_eps ≥ 2; NaN rows otherwise).
     `log_lik` maps z (…, m) to f(z) (…,); mu, log_sigma are (m,).
     """
