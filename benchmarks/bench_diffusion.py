@@ -1,11 +1,12 @@
 """Benchmark: DDIM with 50 steps vs ancestral DDPM with all T = 1000 steps, same checkpoint.
 
 Draws n samples with each sampler from the committed "ddpm" checkpoint (same batch size, same
-thread count), and prints
+thread count): DDIM-50 with η = 1 (the model's default `sample`), DDIM-50 with η = 0
+(deterministic) and ancestral DDPM; prints
   * time per sample (wall and CPU seconds) and the speed ratio DDPM / DDIM  (goal ≥ 15×),
   * the Fréchet distance of each sample set to the real held-out images (coursekit.metrics),
     its multiple of the real-vs-real reference at the same n, and the ratio
-    FD(DDIM-50) / FD(DDPM-1000)  (goal ≤ 1.5×).
+    FD(DDIM-50) / FD(DDPM-1000)  (goal ≤ 1.5×), for both η.
 The CPU-time ratio is the robust one on a shared machine; wall time is printed too.
 
     .venv/bin/python benchmarks/bench_diffusion.py            # n = 500 per sampler
@@ -42,24 +43,28 @@ def main() -> None:
     cfg = ck.setup(seed=0)
     model = ck.pretrained("ddpm", cfg)
     rows = {}
-    for label, kw in ((f"DDIM-{args.ddim_steps}", dict(steps=args.ddim_steps, ddim=True)),
+    ddim = f"DDIM-{args.ddim_steps}"
+    for label, kw in ((ddim, dict(steps=args.ddim_steps, eta=1.0)),
+                      (ddim + " η=0", dict(steps=args.ddim_steps, eta=0.0)),
                       (f"DDPM-{model.T}", dict(ddim=False))):
         samples, wall, cpu = timed_samples(model, args.n, 1, args.batch_size, **kw)
         res = metrics.evaluate_samples(samples)
         rows[label] = dict(wall=wall, cpu=cpu, **res)
-        print(f"{label:10s} {wall * 1e3:9.1f} ms/sample wall {cpu * 1e3:9.1f} ms/sample CPU | "
+        print(f"{label:12s} {wall * 1e3:9.1f} ms/sample wall {cpu * 1e3:9.1f} ms/sample CPU | "
               f"FD {res['fd']:.2f} ({res['fd_ratio']:.2f}× real-vs-real) | coverage "
               f"{res['coverage']}/10 | precision {res['precision']:.2f} recall {res['recall']:.2f}",
               flush=True)
-    ddim, ddpm = rows[f"DDIM-{args.ddim_steps}"], rows[f"DDPM-{model.T}"]
+    ddpm = rows[f"DDPM-{model.T}"]
     ref = metrics.reference(min(args.n, metrics.N_REFERENCE))["fd"]
     print(f"real vs real FD at n={min(args.n, metrics.N_REFERENCE)}: {ref:.2f}")
-    speed_cpu, speed_wall = ddpm["cpu"] / ddim["cpu"], ddpm["wall"] / ddim["wall"]
-    fd_ratio = ddim["fd"] / ddpm["fd"]
-    print(f"speed ratio DDPM-{model.T} / DDIM-{args.ddim_steps}: {speed_cpu:.1f}× (CPU time), "
+    speed_cpu = ddpm["cpu"] / rows[ddim]["cpu"]
+    speed_wall = ddpm["wall"] / rows[ddim]["wall"]
+    print(f"speed ratio DDPM-{model.T} / {ddim}: {speed_cpu:.1f}× (CPU time), "
           f"{speed_wall:.1f}× (wall)   goal ≥ 15×: {'met' if speed_cpu >= 15 else 'NOT met'}")
-    print(f"FD ratio DDIM-{args.ddim_steps} / DDPM-{model.T}: {fd_ratio:.2f}×   goal ≤ 1.5×: "
-          f"{'met' if fd_ratio <= 1.5 else 'NOT met'}")
+    for label in (ddim, ddim + " η=0"):
+        fd_ratio = rows[label]["fd"] / ddpm["fd"]
+        print(f"FD ratio {label} / DDPM-{model.T}: {fd_ratio:.2f}×   goal ≤ 1.5×: "
+              f"{'met' if fd_ratio <= 1.5 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -171,3 +171,36 @@ def test_bad_input_says_what_was_expected():
         model.sample(2, steps=5, ddim=False)
     with pytest.raises(ValueError, match="1 ≤ steps"):
         model.ddim_timesteps(0)
+
+
+# ----------------------------------------------------------------------------- latent, recipe
+def test_latent_diffusion_samples_codes_in_the_autoencoder_units():
+    g = torch.Generator().manual_seed(0)
+    codes = 3.0 + 2.0 * torch.randn(512, 4, generator=g)  # (N, m) codes, not standardized
+    model, hist = D.fit_latent(codes, steps=20, T=20, batch_size=64, progress=False)
+    torch.testing.assert_close(model.standardize(codes).mean(0), torch.zeros(4), atol=1e-5,
+                               rtol=0)
+    h = model.sample_codes(5, torch.Generator().manual_seed(1), steps=4)
+    assert h.shape == (5, 4) and torch.isfinite(h).all()
+    with pytest.raises(ValueError, match=r"\(N, m\)"):
+        D.fit_latent(torch.randn(10), steps=1)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    lrs = [D.lr_at(s, 100, 1e-3, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 1e-6
+
+
+def test_committed_ddpm_checkpoint_follows_the_contract():
+    from coursekit.checkpoints import checkpoint_path
+
+    if not checkpoint_path("ddpm").exists():
+        pytest.skip("data/checkpoints/ddpm.pt not made yet: python -m coursekit pretrain ddpm")
+    import coursekit as ck
+
+    model = ck.pretrained("ddpm", verbose=False)
+    assert model.pretrained_card["parameters"] <= 2_000_000
+    out = model.sample(2, torch.Generator().manual_seed(0), steps=3)
+    assert out.shape == (2, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
+    assert "ddim50_fd_ratio" in model.pretrained_card["metrics"]
