@@ -9,14 +9,19 @@ Contents, top to bottom:
 
 * the game: `pm1_logistic_loss` (softplus(−y·Disc(x)) with y = ±1), `discriminator_loss`,
   `generator_loss` (saturating log(1 − D(G(z))) or non-saturating −log D(G(z))),
-  `discriminator_accuracy`, `gan_step` (one simultaneous update, for `ck.train(step_fn=...)`);
-* 2-D toys: `MLPGenerator`, `MLPDiscriminator` (optionally *packed*, PacGAN), `ToyGAN`,
-  `RING_CONFIGS`, `train_ring_gan` (snapshots of samples and of D's decision map);
-* mode collapse, measured: `mode_metrics` (nearest mode, high quality within 3 std, coverage);
+  `discriminator_accuracy`, `gan_step` (one simultaneous update, for `ck.train(step_fn=...)`,
+  optionally with annealed instance noise);
+* 2-D toys: `MLPGenerator`, `LinearGenerator`, `MLPDiscriminator` (optionally *packed*,
+  PacGAN), `ToyGAN`, `RING_CONFIGS`, `train_ring_gan` / `ring_study` (snapshots of samples and
+  of Disc's decision map, over seeds);
+* mode collapse, measured: `mode_metrics` (nearest mode, high quality within 3 std, coverage),
+  `study_summary`, `format_study`;
 * vanishing gradients, measured: `generator_grad_norm`, `vanishing_gradient_sweep`;
 * the optimal discriminator: `optimal_discriminator`, `train_discriminator`;
-* MNIST: `DCGenerator`, `DCDiscriminator`, `MNISTGAN` (``sample(n, generator)``), the
-  pretrained recipe ``"gan"`` (fixed-z snapshot grids saved for a replay slider).
+* MNIST: `DCGenerator`, `DCDiscriminator`, `MNISTGAN` (``sample(n, generator)``), `slerp`, the
+  pretrained recipe ``"gan"`` (fixed-z snapshot grids saved for a replay slider);
+* figures: `draw_ring_snapshot`, `plot_ring_snapshots`, `plot_study`, `plot_study_curves`,
+  `plot_vanishing`, `plot_snapshot_grids`.
 """
 from __future__ import annotations
 
@@ -565,7 +570,7 @@ def plot_vanishing(sweeps: dict[str, dict]):
             axes[2].plot(out["d_acc"], out[f"cos_{kind}"], ls="none", **kw)
     for ax in axes[:2]:
         ax.set_yscale("log")
-        ax.set_ylabel("‖∇θ L_Gen‖ (mean of 8 z-batches)")
+        ax.set_ylabel("‖∇θ L_Gen‖ (mean over z-batches)")
     axes[1].set_xscale("log")
     axes[0].set_xlabel("Disc's accuracy (balanced)")
     axes[1].set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
@@ -793,7 +798,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
 
 #: The MNIST recipe (default profile). `tiny` uses TINY_MNIST instead (seconds, for tests).
 MNIST_RECIPE = dict(z_dim=32, width=32, steps=4000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
-                    gen_loss="nonsaturating", ema_decay=0.995,
+                    gen_loss="nonsaturating", ema_decay=0.995, report_raw=True,
                     snapshot_steps=(0, 100, 250, 500, 1000, 2000, 3000, 4000),
                     n_grid=64, n_eval=5000)
 TINY_MNIST = dict(MNIST_RECIPE, steps=20, batch_size=32, snapshot_steps=(0, 10, 20), n_eval=200)
@@ -877,5 +882,6 @@ register(Recipe(
     fit=fit_mnist_gan,
     description=(f"Small DCGAN on MNIST (z_dim {MNIST_RECIPE['z_dim']}, width "
                  f"{MNIST_RECIPE['width']}), non-saturating loss, Adam 2e-4, "
-                 f"{MNIST_RECIPE['steps']} steps of batch {MNIST_RECIPE['batch_size']}; extras: "
-                 f"fixed-z sample grids at steps {MNIST_RECIPE['snapshot_steps']}.")))
+                 f"{MNIST_RECIPE['steps']} steps of batch {MNIST_RECIPE['batch_size']}, weights = "
+                 f"EMA (decay {MNIST_RECIPE['ema_decay']}); raw_* metrics: the last raw weights. "
+                 f"Extras: fixed-z sample grids at steps {MNIST_RECIPE['snapshot_steps']}.")))
