@@ -213,3 +213,13 @@ def test_comparison_leaves_out_missing_checkpoints_with_a_message(tmp_path, monk
     assert M.load_for_comparison(["classifier", "no_such_model"]) == {}
     out = capsys.readouterr().out
     assert "python -m coursekit pretrain classifier" in out and "no_such_model" in out
+
+
+def test_training_cpu_minutes_prefers_the_loop_over_the_whole_recipe():
+    card = {"train_cpu_seconds": 1200.0, "metrics": {}}
+    assert M.training_cpu_minutes(card) == 20.0  # no loop figure: the whole recipe
+    card["metrics"] = {"train_cpu_minutes": 4.5}
+    assert M.training_cpu_minutes(card) == 4.5
+    card["metrics"] = {"train_loop_cpu_seconds": 600.0, "train_cpu_minutes": 4.5}
+    assert M.training_cpu_minutes(card) == 10.0
+    assert math.isnan(M.training_cpu_minutes({}))
