@@ -507,6 +507,10 @@ class LatentDiffusion(Diffusion):
                          schedule=schedule)
         self.register_buffer("code_mean", codes.mean(0))  # (m,)
         self.register_buffer("code_std", codes.std(0).clamp(min=1e-6))  # (m,)
+        # clip x̂^(0) to the range of the standardized training codes, as images are clipped to
+        # [-1, 1]: with the cosine schedule ᾱ_T ≈ 1e-7, so the first DDIM jump divides by
+        # sqrt(ᾱ_T) and would otherwise blow the network's error up by a factor of ~4000
+        self.clip = float(self.standardize(codes).abs().max())
 
     def standardize(self, h: torch.Tensor) -> torch.Tensor:
         return (h - self.code_mean) / self.code_std

@@ -186,6 +186,15 @@ def test_latent_diffusion_samples_codes_in_the_autoencoder_units():
         D.fit_latent(torch.randn(10), steps=1)
 
 
+def test_latent_ddim_stays_in_the_code_range_although_alpha_bar_T_is_tiny():
+    codes = torch.randn(256, 4, generator=torch.Generator().manual_seed(0))
+    model = D.LatentDiffusion(codes, T=200)  # untrained: its noise prediction is off
+    assert model.alpha_bar[-1] < 1e-5 and model.clip == pytest.approx(
+        model.standardize(codes).abs().max().item())
+    h = model.ddim_sample(64, 50, torch.Generator().manual_seed(1))  # standardized codes
+    assert torch.isfinite(h).all() and h.abs().max() <= model.clip + 1e-5
+
+
 def test_learning_rate_warms_up_then_decays_to_zero():
     lrs = [D.lr_at(s, 100, 1e-3, 10) for s in range(100)]
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
