@@ -544,7 +544,7 @@ def fit_diffusion(model: Diffusion, data, *, steps: int, batch_size: int = 128,
 
     data: a tensor (N, *data_shape) or a sampler ``data(batch_size, generator)``.
     Returns the `History` (with ``cpu_seconds`` and ``seconds`` attributes)."""
-    from .train import EMA, train
+    from .train import EMA, gradient_step, train
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     ema = EMA(model, ema_decay) if ema_decay else None
@@ -556,11 +556,7 @@ def fit_diffusion(model: Diffusion, data, *, steps: int, batch_size: int = 128,
         for group in opt.param_groups:
             group["lr"] = lr_at(n, steps, lr, warmup)
         loss = m.loss(x_0, generator=g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(m.parameters(), max_grad_norm)
-        opt.step()
+        gradient_step(m, opt, loss, max_grad_norm)
         if ema is not None:
             ema.decay = min(ema_decay, (1 + n) / (10 + n))
             ema.update(m)

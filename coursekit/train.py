@@ -229,6 +229,18 @@ def _as_batches(data, batch_size: int, seed: int, epoch: int, drop_last: bool):
                    drop_last=drop_last)
 
 
+def gradient_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                  max_grad_norm: float | None = None) -> None:
+    """One update: zero the gradients, backpropagate `loss`, clip the global gradient norm of
+    `model` to `max_grad_norm` (if given), step `optimizer`. `train` uses it, and so can a
+    custom ``step_fn``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+
+
 def train(model: nn.Module, loss_fn: Callable | None, data, *,
           epochs: int = 1, steps: int | None = None, batch_size: int = 128,
           lr: float = 1e-3, optimizer: torch.optim.Optimizer | dict | None = None,
@@ -347,11 +359,7 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
                             for k, v in out.items()} if isinstance(out, dict)
                            else {"loss": float(loss.detach())})
                 _finite_or_raise(metrics, step, epoch, lr_hint, checkpoint)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                optimizer.step()
+                gradient_step(model, optimizer, loss, max_grad_norm)
             if ema is not None:
                 ema.update(model)
             step += 1
