@@ -616,7 +616,7 @@ def reverse_animation(trajectory: list[tuple[int, torch.Tensor]], title: str, li
                       dpi: int = 60):
     """A matplotlib animation of 2-D points along a sampling trajectory [(t, x^(t)), …].
 
-    Show it without a kernel with ``IPython.display.HTML(anim.to_jshtml())``."""
+    Show it without a kernel (and offline) with ``ck.plot.animation_html(anim)``."""
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 

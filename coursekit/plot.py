@@ -156,3 +156,28 @@ def small_multiples(panels: Sequence[tuple[str, torch.Tensor]], title: str, lim:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+#: matplotlib's JavaScript player draws its buttons with Font Awesome icons fetched from a CDN;
+#: offline (students, the slide decks) they would be blank, so they become plain characters.
+_PLAYER_ICONS = {"fa fa-fast-backward": "⏮", "fa fa-step-backward": "⏴", "fa fa-minus": "−",
+                 "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "⏸", "fa fa-play": "▶",
+                 "fa fa-plus": "+", "fa fa-step-forward": "⏵", "fa fa-fast-forward": "⏭"}
+
+
+def animation_html(anim, **jshtml_kw):
+    """A matplotlib animation as a self-contained HTML player (``anim.to_jshtml``) that works
+    without a kernel *and* without a network: the Font Awesome stylesheet link is removed and
+    the button icons are replaced by Unicode characters. Returns an ``IPython.display.HTML``."""
+    import re
+
+    from IPython.display import HTML
+
+    html = anim.to_jshtml(**jshtml_kw)
+    html = re.sub(r'<link[^>]*font-awesome[^>]*>', "", html)
+    for css, char in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{css}"></i>', char)
+    if "font-awesome" in html or 'class="fa ' in html:
+        raise RuntimeError("matplotlib's animation player changed: coursekit.plot.animation_html "
+                           "could not remove every Font Awesome reference; please report this")
+    return HTML(html)

@@ -60,3 +60,17 @@ def test_explorer_labels_sliders_and_snaps_static_midpoint():
     ck.widgets.explorer(lambda ax, sigma: seen.append(sigma), {"sigma": slider}, "demo")
     assert slider.description == "sigma"
     assert seen[:3] == [0.5, 1.0, 1.75]  # the midpoint 1.125 snaps to the 0.25 grid
+
+
+def test_animation_html_plays_offline():
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots()
+    (line,) = ax.plot([0, 1], [0, 1])
+    anim = FuncAnimation(fig, lambda i: line.set_ydata([0, i]), frames=3)
+    html = ck.plot.animation_html(anim).data
+    plt.close(fig)
+    assert "<img" in html or "data:image" in html  # frames are embedded
+    assert "http://" not in html and "https://" not in html  # nothing fetched from the network
+    assert "▶" in html and 'class="fa ' not in html
