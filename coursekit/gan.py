@@ -36,7 +36,7 @@ from torch import nn
 
 from .checkpoints import Recipe, register
 from .data import from_pm1, ring_modes, ring_of_gaussians, to_pm1
-from .train import EMA, History, train
+from .train import EMA, History, gradient_step, train
 
 GEN_LOSSES = ("saturating", "nonsaturating")
 
@@ -228,14 +228,10 @@ def gan_step(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
             x_fake = model.G(model.prior(n)).detach()           # (n, ...) Gen held fixed
             d_real, d_fake = model.D(blur(x_real)), model.D(blur(x_fake))
             loss_d = discriminator_loss(d_real, d_fake)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            gradient_step(model.D, opt_d, loss_d)
         d_fake_g = model.D(blur(model.G(model.prior(n))))        # Disc held fixed (only opt_g steps)
         loss_g = generator_loss(d_fake_g, gen_loss)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        gradient_step(model.G, opt_g, loss_g)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "d_acc": discriminator_accuracy(d_real, d_fake),
                 "d_real": torch.sigmoid(d_real).mean().item(),
