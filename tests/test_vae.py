@@ -172,6 +172,76 @@ def test_wrong_shapes_and_values_raise_clear_errors():
         model.iwae(_binary_images(2), 0)
 
 
+# ----------------------------------------------------------------------------- conv decoder
+def _tiny_conv_vae(m=3, seed=0):
+    torch.manual_seed(seed)
+    return V.VAE(m=m, hidden=(32,), activation="elu", decoder="conv", channels=4)
+
+
+def test_conv_decoder_maps_any_leading_axes_of_z_to_784_logits():
+    model = _tiny_conv_vae()
+    z = torch.randn(5, 2, 3)                                  # (S, N, m)
+    logits = model.decode_logits(z)
+    assert logits.shape == (5, 2, 1, 28, 28)
+    # the same z decoded one at a time gives the same logits (no mixing across the batch)
+    torch.testing.assert_close(model.decode_logits(z[1, 0]), logits[1, 0])
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(logits))
+    assert model.log_weights(_binary_images(2), 7).shape == (7, 2)
+
+
+def test_conv_decoder_output_is_unbounded_logits():
+    model = _tiny_conv_vae()
+    with torch.no_grad():
+        model.decoder[-1].bias.fill_(30.0)                    # a per-pixel bias far above 1
+        logits = model.decode_logits(torch.zeros(1, 3))
+    assert logits.min() > 20                                  # not squashed into [0, 1]
+    x = torch.ones(1, 784)
+    torch.testing.assert_close(model.log_likelihood(x, torch.zeros(1, 3)),
+                               V.bernoulli_log_likelihood(logits.reshape(1, 784), x))
+
+
+def test_init_output_bias_sets_logit_of_the_mean_training_image():
+    x = ck.load_mnist("train").x[:200]
+    expected = torch.logit(x.reshape(200, 784).mean(0).clamp(1e-3, 1 - 1e-3))
+    for model in (_tiny_vae(), _tiny_conv_vae()):
+        model.init_output_bias(x)
+        torch.testing.assert_close(model.decoder[-1].bias.detach(), expected)
+    with pytest.raises(ValueError, match="values in"):
+        _tiny_conv_vae().init_output_bias(x * 2 - 1)
+
+
+def test_conv_vae_bounds_and_checkpoint_round_trip(tmp_path):
+    model = _tiny_conv_vae().eval()
+    x = _binary_images(8)
+    with torch.no_grad():
+        elbo = model.elbo(x, n_eps=200, generator=torch.Generator().manual_seed(0)).mean()
+        iwae = model.iwae(x, 200, torch.Generator().manual_seed(1)).mean()
+    assert torch.isfinite(elbo) and iwae > elbo
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    again = _tiny_conv_vae(seed=1)
+    again.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    z = torch.randn(4, 3)
+    torch.testing.assert_close(again.decode_logits(z), model.decode_logits(z))
+
+
+def test_wrong_decoder_options_raise_clear_errors():
+    with pytest.raises(ValueError, match="unknown decoder 'deconv'.*'mlp', 'conv'"):
+        V.VAE(decoder="deconv")
+    with pytest.raises(ValueError, match="channels must be"):
+        V.VAE(decoder="conv", channels=0)
+    with pytest.raises(ValueError, match="at least one layer"):
+        V.VAE(hidden=())
+    with pytest.raises(ValueError, match="latent dimension m = 3"):
+        _tiny_conv_vae().decode_logits(torch.zeros(2, 5))
+
+
+def test_recipes_use_the_conv_decoder_for_m_20_and_the_mlp_for_m_2():
+    assert isinstance(V.build_vae().decoder[-1], V.ImageBias)
+    assert V.build_vae().m == 20
+    model_2d = V.build_vae(V.DEFAULT_2D)
+    assert model_2d.m == 2 and isinstance(model_2d.decoder[-1], nn.Linear)
+
+
 # ----------------------------------------------------------------------------- exercises
 def test_architecture_check_accepts_linear_outputs_and_rejects_a_sigmoid_decoder():
     model = V.VAE(m=5, hidden=(16,))
@@ -182,6 +252,11 @@ def test_architecture_check_accepts_linear_outputs_and_rejects_a_sigmoid_decoder
     assert not ok and "linear" in msg
     ok, msg = V.check_architecture(model.encoder, model.decoder, 4)
     assert not ok and "expected (8, 8)" in msg
+    conv = V.VAE(m=5, hidden=(16,), decoder="conv", channels=2)
+    ok, _ = V.check_architecture(conv.encoder, conv.decoder, 5)
+    assert ok
+    ok, msg = V.check_architecture(conv.encoder, nn.Sequential(*conv.decoder, nn.Sigmoid()), 5)
+    assert not ok and "Sigmoid" in msg
 
 
 def test_pathwise_and_score_function_gradients_are_unbiased_and_pathwise_varies_less():
