@@ -53,6 +53,9 @@ too 11.6; upsample + 3x3 convs (32 channels) 17.8. Channels-last feature maps: -
     ("sub-pixel", 8 % cheaper per epoch than ConvTranspose 16->1),
                                            75 epochs, 273 CPU-s   ELBO -95.0, IWAE200 -90.3
     <- the recipe, with 70 epochs to keep a margin under 300 CPU-s on a loaded machine
+
+The recipe as committed (`python -m coursekit pretrain vae`, ck.train, 70 epochs, 1 thread,
+load average ~2): 258 CPU-s (4.30 CPU-min) of training, held-out ELBO -95.87, IWAE5000 -90.22.
 """
 from __future__ import annotations
 
