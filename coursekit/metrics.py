@@ -453,7 +453,8 @@ def evaluate_samples(samples: torch.Tensor, k: int = 5) -> dict:
 #: The lecture's 2×2 table: (column, row) of each model.
 LECTURE_TABLE = {"ae": ("reconstruct X", "heuristic"), "gan": ("reconstruct q(X)", "heuristic"),
                  "vae": ("reconstruct X", "probabilistic"),
-                 "ddpm": ("reconstruct q(X)", "probabilistic")}
+                 "ddpm": ("reconstruct q(X)", "probabilistic"),
+                 "ldm": ("reconstruct q(X) in an AE's code space", "probabilistic")}
 
 
 @torch.no_grad()

@@ -160,6 +160,27 @@ def test_training_lowers_the_denoising_loss_on_a_toy():
     assert losses[-1] < 0.8 * losses[0]
 
 
+@pytest.mark.parametrize("t_sampling, middle_share", [("uniform", (0.47, 0.53)),
+                                                      ("logit_normal", (0.70, 0.76))])
+def test_training_timesteps_stay_in_range_and_logit_normal_favours_the_middle(
+        t_sampling, middle_share):
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x, t):
+            seen.append(t.clone())
+            return torch.zeros_like(x)
+
+    T = 1000
+    model = D.Diffusion(Recorder(), (2,), T=T, t_sampling=t_sampling)
+    model.loss(torch.zeros(20_000, 2), generator=torch.Generator().manual_seed(0))
+    t = seen[0]
+    assert t.min() >= 1 and t.max() <= T
+    # P(T/4 < t < 3T/4): 0.5 for uniform t; P(|n| < ln 3) = 0.728 for t/T = sigmoid(n)
+    share = ((t > T / 4) & (t < 3 * T / 4)).float().mean().item()
+    assert middle_share[0] < share < middle_share[1]
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_bad_input_says_what_was_expected():
     model = D.ImageDiffusion(channels=(8, 16), T=10)
@@ -171,6 +192,8 @@ def test_bad_input_says_what_was_expected():
         model.sample(2, steps=5, ddim=False)
     with pytest.raises(ValueError, match="1 ≤ steps"):
         model.ddim_timesteps(0)
+    with pytest.raises(ValueError, match="t_sampling"):
+        D.ImageDiffusion(channels=(8, 16), T=10, t_sampling="beta")
 
 
 # ----------------------------------------------------------------------------- latent, recipe
@@ -213,3 +236,48 @@ def test_committed_ddpm_checkpoint_follows_the_contract():
     out = model.sample(2, torch.Generator().manual_seed(0), steps=3)
     assert out.shape == (2, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
     assert "ddim50_fd_ratio" in model.pretrained_card["metrics"]
+
+
+def test_latent_model_keeps_its_code_range_through_save_and_load(tmp_path):
+    codes = 5.0 * torch.randn(256, 16, generator=torch.Generator().manual_seed(0))
+    model = D.LatentImageDiffusion(codes, T=20, hidden=32, depth=1)
+    fresh = D.LatentImageDiffusion(T=20, hidden=32, depth=1)  # placeholder code statistics
+    assert fresh.latent.clip != pytest.approx(model.latent.clip)
+    torch.save(model.state_dict(), tmp_path / "ldm.pt")
+    fresh.load_state_dict(torch.load(tmp_path / "ldm.pt", weights_only=True))
+    assert fresh.latent.clip == pytest.approx(model.latent.clip)
+    a = model.sample(3, torch.Generator().manual_seed(1), steps=4)
+    b = fresh.sample(3, torch.Generator().manual_seed(1), steps=4)
+    assert a.shape == (3, 1, 28, 28) and 0 <= a.min() and a.max() <= 1
+    torch.testing.assert_close(a, b)
+
+
+def test_ldm_recipe_counts_the_autoencoder_in_its_training_time():
+    from coursekit.checkpoints import checkpoint_path
+
+    if not checkpoint_path("ae").exists():
+        pytest.skip("data/checkpoints/ae.pt not made yet: python -m coursekit pretrain ae")
+    import coursekit as ck
+
+    model = D.build_ldm()
+    metrics = D.fit_ldm(model, ck.setup(seed=0, verbose=False), tiny=True)
+    assert metrics["latent_train_steps"] == 20 and metrics["ae_train_cpu_seconds"] > 0
+    assert metrics["train_loop_cpu_seconds"] == pytest.approx(
+        metrics["ae_train_cpu_seconds"] + metrics["latent_train_loop_cpu_seconds"])
+    ae = ck.pretrained("ae", verbose=False)
+    for name, value in ae.state_dict().items():  # the model carries the committed decoder
+        torch.testing.assert_close(model.ae.state_dict()[name], value)
+
+
+def test_committed_ldm_checkpoint_follows_the_contract():
+    from coursekit.checkpoints import checkpoint_path
+
+    if not checkpoint_path("ldm").exists():
+        pytest.skip("data/checkpoints/ldm.pt not made yet: python -m coursekit pretrain ldm")
+    import coursekit as ck
+
+    model = ck.pretrained("ldm", verbose=False)
+    out = model.sample(4, torch.Generator().manual_seed(0), steps=5)
+    assert out.shape == (4, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
+    card = model.pretrained_card["metrics"]
+    assert {"ddim50_fd_ratio", "seed2_ddim50_fd_ratio", "train_loop_cpu_seconds"} <= set(card)
