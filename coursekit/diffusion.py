@@ -708,6 +708,15 @@ def evaluate_ddpm(model: ImageDiffusion, n: int = 1000, seed: int = 1, steps: in
     return out
 
 
+def scored_samples(model: nn.Module, n: int, seed: int, prefix: str, **sample_kw) -> dict:
+    """Eval-zoo metrics (`coursekit.metrics.evaluate_samples`) of ``model.sample(n, …)`` drawn
+    with sampling seed `seed`, each key prefixed with `prefix` (for a model card)."""
+    from . import metrics as M
+
+    res = M.evaluate_samples(model.sample(n, torch.Generator().manual_seed(seed), **sample_kw))
+    return {prefix + k: v for k, v in res.items()}
+
+
 def build_ddpm() -> ImageDiffusion:
     """The "ddpm" model of the recipe, untrained (about 0.16 M parameters)."""
     d = DDPM_DEFAULTS
@@ -739,11 +748,9 @@ def fit_ddpm(model: ImageDiffusion, cfg: Config, tiny: bool):
                                      steps=d["eval_steps"]))
         # the Fréchet distance of n samples moves with the sampling noise: repeat the default
         # sampler (η = 1) with a second sampling seed
-        from . import metrics as M
-        again = M.evaluate_samples(model.sample(d["n_eval"], torch.Generator().manual_seed(
-            cfg.seed + 2), steps=d["eval_steps"], eta=1.0))
-        metrics.update({f"seed2_ddim{d['eval_steps']}_eta1_{k}": again[k]
-                        for k in ("fd", "fd_ratio", "coverage", "precision", "recall")})
+        metrics.update(scored_samples(model, d["n_eval"], cfg.seed + 2,
+                                      f"seed2_ddim{d['eval_steps']}_eta1_",
+                                      steps=d["eval_steps"], eta=1.0))
         metrics["eval_cpu_seconds"] = time.process_time() - c0
     return metrics
 
@@ -835,9 +842,7 @@ def fit_ldm(model: LatentImageDiffusion, cfg: Config, tiny: bool):
                 (f"seed2_ddim{d['eval_steps']}_", d["eval_steps"], cfg.seed + 2),
                 (f"ddpm{d['T']}_", None, cfg.seed + 1))
         for prefix, steps, seed in runs:
-            res = M.evaluate_samples(model.sample(d["n_eval"], torch.Generator().manual_seed(seed),
-                                                  steps=steps))
-            metrics.update({prefix + k: v for k, v in res.items()})
+            metrics.update(scored_samples(model, d["n_eval"], seed, prefix, steps=steps))
         metrics["eval_n"] = d["n_eval"]
         metrics["eval_cpu_seconds"] = time.process_time() - c0
     return metrics
