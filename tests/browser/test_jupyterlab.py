@@ -177,6 +177,11 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook, lab, browser):
         n_math = page.locator(".jp-Notebook mjx-container").count()
         if has_math:
             assert n_math > 0, "markdown has $…$ but MathJax typeset nothing"
+            # back to the top first: after "run all" the view is at the last cell, and JupyterLab's
+            # windowed notebook hides cells far outside the view (the first formula among them)
+            page.evaluate("() => document.querySelectorAll('.jp-WindowedPanel-outer')"
+                          ".forEach(el => el.scrollTo(0, 0))")
+            page.wait_for_timeout(500)
             page.locator(".jp-Notebook mjx-container").first.scroll_into_view_if_needed()
             page.wait_for_timeout(300)
             shot(page, f"{stem}-1-math")
