@@ -17,11 +17,13 @@ STAMP := $(ENV_DIR)/.coursekit-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help env lab test unit nbval execute bench clean distclean doctor
+.PHONY: help env lab test unit lint nbval execute bench clean distclean doctor
 
 help:
 	@echo "make lab      create the environment if needed and open JupyterLab on notebooks/"
-	@echo "make test     create the environment if needed; unit tests + every notebook (fast profile)"
+	@echo "make test     create the environment if needed; lint, unit tests + every notebook (fast profile)"
+	@echo "make unit     unit tests without the slow ones (kernel runs, tiny pretrain round trips)"
+	@echo "make lint     ruff over coursekit/, tests/, benchmarks/, scripts/ (zero findings expected)"
 	@echo "make execute  re-run every notebook in the default profile, saving outputs in place"
 	@echo "make bench    run the benchmarks in benchmarks/ (they print ratios)"
 	@echo "make doctor   check installation, data and checkpoints"
@@ -29,6 +31,9 @@ help:
 
 env: $(STAMP)
 
+# Students need only the package (pip install -e .); `make` installs the [test] extra as well
+# (pytest, nbval, nbconvert for `make execute`, ruff for `make lint`). editable_mode=compat puts
+# a plain path entry on sys.path, so PYTHONPATH (e.g. a git worktree of the repo) still wins.
 $(STAMP): pyproject.toml
 	@if [ ! -x "$(PY)" ]; then \
 	  echo ">> creating $(ENV_DIR) with $(SYSTEM_PYTHON) -m venv"; \
@@ -36,7 +41,7 @@ $(STAMP): pyproject.toml
 	fi
 	@echo ">> installing coursekit and its dependencies into $(ENV_DIR) (first time: a few minutes)"
 	"$(PY)" -m pip install --quiet --upgrade pip
-	"$(PY)" -m pip install --quiet -e .
+	"$(PY)" -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
 	@touch "$(STAMP)"
 
 lab: env
@@ -45,7 +50,10 @@ lab: env
 doctor: env
 	"$(PY)" -m coursekit doctor
 
-test: env
+lint: env
+	"$(PY)" -m ruff check coursekit tests benchmarks scripts conftest.py
+
+test: env lint
 	@start=$$(date +%s); status=0; \
 	COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests $(NOTEBOOKS) --nbval-lax \
 	  --nbval-cell-timeout=600 -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
@@ -53,7 +61,7 @@ test: env
 	exit $$status
 
 unit: env
-	COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests $(PYTEST_ARGS)
+	COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 nbval: env
 	COURSEKIT_FAST=1 "$(PY)" -m pytest $(or $(NB),$(NOTEBOOKS)) --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
@@ -81,7 +89,7 @@ distclean: clean
 # ============================================================================ instructor tools
 # Slides, student edition and the real-browser test (docs/instructors.md). Output goes to build/.
 # NB=notebooks/02_vae.ipynb limits any of them to one notebook.
-.PHONY: slides student slides-metadata colab browser-deps test-browser
+.PHONY: slides student slides-metadata colab browser-deps test-browser site
 INSTRUCTOR_NB = $(or $(NB),$(NOTEBOOKS))
 
 slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once with npm into build/vendor
@@ -97,18 +105,27 @@ slides-metadata: env  ## add slideshow metadata to the notebooks in place (keeps
 colab: env  ## add/refresh the Colab bootstrap cell in place; REPO=https://.../repo.git
 	"$(PY)" scripts/nbtools.py colab $(INSTRUCTOR_NB) $(if $(REPO),--repo $(REPO))
 
+# The course website: Sphinx + MyST-NB + Furo over the committed notebooks (never executed);
+# works from file:// and on any static host. MathJax: the slides' pinned npm tarball.
+site: env  ## build/site/index.html, offline; installs the [site] extra the first time
+	@"$(PY)" -c "import sphinx, myst_nb, furo" 2>/dev/null || { \
+	  echo ">> installing the [site] extra (Sphinx, MyST-NB, Furo)"; \
+	  "$(PY)" -m pip install --quiet -e ".[site]" --config-settings editable_mode=compat; }
+	"$(PY)" scripts/build_site.py --out build/site
+
 browser-deps: env
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo ">> installing Debian's chromium (apt-get)"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: install it (e.g. sudo apt-get install chromium)"; exit 1; fi; }
-	@"$(PY)" -c "import playwright" 2>/dev/null || { echo ">> installing the [browser] extra (playwright)"; \
-	  "$(PY)" -m pip install --quiet -e ".[browser]"; }
+	@"$(PY)" -c "import playwright" 2>/dev/null || { echo ">> installing the [dev] extra (playwright)"; \
+	  "$(PY)" -m pip install --quiet -e ".[test,dev]" --config-settings editable_mode=compat; }
 
 # JupyterLab on 127.0.0.1 + headless Chromium: every notebook runs (fast profile), math, widgets,
-# no errors; then one slides file. Screenshots: build/screenshots/.
-test-browser: browser-deps slides
+# no errors; then one slides file; then every page of the website (tests/browser/test_site.py).
+# Screenshots: build/screenshots/.
+test-browser: browser-deps slides site
 	@start=$$(date +%s); status=0; \
 	COURSEKIT_BROWSER=1 $(if $(NB),COURSEKIT_BROWSER_NOTEBOOKS="$(NB)") "$(PY)" -m pytest tests/browser \
 	  -p no:cacheprovider -v $(PYTEST_ARGS) || status=$$?; \

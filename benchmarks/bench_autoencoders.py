@@ -16,7 +16,7 @@ import time
 import torch
 
 import coursekit as ck
-from coursekit import autoencoders as A
+from coursekit.models import autoencoders as A
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

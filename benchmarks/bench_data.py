@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 import coursekit as ck
+from coursekit.core.checkpoints import get_recipe
 
 
 def write_idx(path: Path, array: torch.Tensor) -> None:
@@ -28,7 +29,7 @@ def images_per_second(make_iter, n_images: int, repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        for batch in make_iter():
+        for _batch in make_iter():
             pass
         best = min(best, time.perf_counter() - t)
     return n_images / best
@@ -61,11 +62,11 @@ def main(batch_size: int = 128) -> None:
 
     # Share of one real VAE training epoch spent fetching batches.
     try:
-        recipe = ck.checkpoints.get_recipe("vae")
+        recipe = get_recipe("vae")
     except KeyError:
         recipe = None
     if recipe is not None:
-        model = recipe.build()
+        model = recipe.build(recipe.config)
         loss = lambda m, x: -m.elbo(ck.data.binarize_dynamic(x)).mean()  # noqa: E731
         t = time.perf_counter()
         ck.train(model, loss, train.x, epochs=1, batch_size=100, progress=False)
@@ -77,7 +78,7 @@ def main(batch_size: int = 128) -> None:
         print(f"VAE epoch ({ck.count_parameters(model):,} parameters, batch 100): {epoch:.2f} s; "
               f"fetching its batches: {fetch * 1e3:.1f} ms = {100 * fetch / epoch:.2f} % of the epoch")
     else:
-        print("VAE epoch share: skipped (coursekit.vae is not available)")
+        print("VAE epoch share: skipped (no 'vae' recipe registered)")
     print(f"ratio in-memory / DataLoader: {mem / tv:.0f}x  (goal >= 100x; threads={cfg.threads})")
 
 

@@ -20,6 +20,7 @@ import time
 import torch
 
 import coursekit as ck
+from coursekit import metrics
 
 
 def timed_samples(model, n: int, seed: int, batch_size: int, **kw):
@@ -38,10 +39,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--ddim-steps", type=int, default=50)
     args = parser.parse_args()
-    from coursekit import metrics
-
     cfg = ck.setup(seed=0)
-    model = ck.pretrained("ddpm", cfg)
+    model = ck.pretrained("ddpm", cfg).model
     rows = {}
     ddim = f"DDIM-{args.ddim_steps}"
     for label, kw in ((ddim, dict(steps=args.ddim_steps, eta=1.0)),

@@ -3,7 +3,7 @@
     COURSEKIT_THREADS=1 python benchmarks/bench_gan.py       # ~1 CPU-minute
 
 Prints milliseconds per training step (wall and CPU, this process) of
-* the ring-of-8 GAN of every configuration in `gan.RING_CONFIGS`,
+* the ring-of-8 GAN of every configuration in `gan_ring.RING_CONFIGS`,
 * the MNIST DCGAN of the "gan" recipe (batch 64),
 and extrapolates them (CPU time) to the notebook's default profile: every configuration × 3
 seeds × RING_STEPS steps, and the DCGAN recipe (only trained when its checkpoint is missing),
@@ -22,7 +22,9 @@ import time
 import torch
 
 import coursekit as ck
-from coursekit import gan
+from coursekit.labs import gan_ring
+from coursekit.models import gan
+from coursekit.recipes.gan import GANConfig
 
 
 def per_step(fn, steps: int) -> tuple[float, float]:
@@ -32,18 +34,18 @@ def per_step(fn, steps: int) -> tuple[float, float]:
 
 
 def ring(name: str, steps: int) -> None:
-    gan.train_ring_gan(name, seed=0, steps=steps, snapshot_every=steps, progress=False,
+    gan_ring.train_ring_gan(name, seed=0, steps=steps, snapshot_every=steps, progress=False,
                        map_size=10, n_eval=500)
 
 
 def dcgan(steps: int) -> None:
-    r = gan.MNIST_RECIPE
-    model = gan.MNISTGAN(r["z_dim"], r["width"])
-    opt_g = torch.optim.Adam(model.G.parameters(), lr=r["lr"], betas=r["betas"], foreach=True)
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=r["lr"], betas=r["betas"], foreach=True)
+    r = GANConfig()
+    model = gan.MNISTGAN(r.z_dim, r.width)
+    opt_g = torch.optim.Adam(model.G.parameters(), lr=r.lr, betas=r.betas, foreach=True)
+    opt_d = torch.optim.Adam(model.D.parameters(), lr=r.lr, betas=r.betas, foreach=True)
     x = ck.load_mnist("train").x
-    ck.train(model, None, x, steps=steps, batch_size=r["batch_size"], progress=False,
-             step_fn=gan.gan_step(opt_g, opt_d, r["gen_loss"], preprocess=ck.data.to_pm1),
+    ck.train(model, None, x, steps=steps, batch_size=r.batch_size, progress=False,
+             step_fn=gan.gan_step(opt_g, opt_d, r.gen_loss, preprocess=ck.data.to_pm1),
              optimizer={"g": opt_g, "d": opt_d})
 
 
@@ -57,18 +59,18 @@ def main() -> None:
     cfg = ck.setup(seed=0)
     ring_steps = 300
     total_ring = 0.0
-    for name in gan.RING_CONFIGS:
-        wall, cpu = per_step(lambda n: ring(name, n), ring_steps)
+    for name in gan_ring.RING_CONFIGS:
+        wall, cpu = per_step(lambda n, name=name: ring(name, n), ring_steps)
         total_ring += 3 * RING_STEPS * cpu / 1e3
         print(f"ring GAN {name:12s}: {wall:6.2f} ms/step wall, {cpu:6.2f} ms/step CPU "
               f"({cfg.threads} threads)")
     wall, cpu = per_step(dcgan, 20)
     print(f"MNIST DCGAN           : {wall:6.1f} ms/step wall, {cpu:6.1f} ms/step CPU (batch "
-          f"{gan.MNIST_RECIPE['batch_size']})")
-    dcgan_s = gan.MNIST_RECIPE["steps"] * cpu / 1e3
-    print(f"extrapolated (CPU): ring study ({len(gan.RING_CONFIGS)} configurations x 3 seeds x "
-          f"{RING_STEPS} steps) {total_ring:.0f} s = {total_ring / BUDGET_S:.2f} x the "
-          f"{BUDGET_S} s budget; DCGAN recipe ({gan.MNIST_RECIPE['steps']} steps, only without "
+          f"{GANConfig().batch_size})")
+    dcgan_s = GANConfig().steps * cpu / 1e3
+    print(f"extrapolated (CPU): ring study ({len(gan_ring.RING_CONFIGS)} configurations x 3 "
+          f"seeds x {RING_STEPS} steps) {total_ring:.0f} s = {total_ring / BUDGET_S:.2f} x the "
+          f"{BUDGET_S} s budget; DCGAN recipe ({GANConfig().steps} steps, only without "
           f"its checkpoint) {dcgan_s:.0f} s = {dcgan_s / BUDGET_S:.2f} x")
 
 

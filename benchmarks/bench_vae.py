@@ -60,6 +60,7 @@ load average ~2): 258 CPU-s (4.30 CPU-min) of training, held-out ELBO -95.87, IW
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -68,8 +69,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import coursekit as ck  # noqa: E402
-from coursekit import vae  # noqa: E402
-from coursekit.checkpoints import checkpoint_path, load_pretrained_file  # noqa: E402
+from coursekit.core.checkpoints import checkpoint_path, load_pretrained_file  # noqa: E402
+from coursekit.recipes import vae as recipe  # noqa: E402
 
 GOAL_NATS, GOAL_CPU_MINUTES = -91.0, 5.0
 
@@ -98,18 +99,19 @@ def main() -> int:
                         help="print the committed checkpoint's card numbers instead of training")
     args = parser.parse_args()
     if args.card:
-        model = load_pretrained_file("vae", vae.build_vae(), checkpoint_path("vae"))
-        card = model.pretrained_card
+        loaded = load_pretrained_file("vae", recipe.build(recipe.VAE_CONFIG),
+                                      checkpoint_path("vae"))
+        card = loaded.card
         k = next(int(key.split("_k")[1]) for key in card["metrics"] if "_iwae_k" in key)
         print(f"from {checkpoint_path('vae')} (made {card['date']} by `{card['command']}`)")
-        report(card["metrics"], k, card["threads"], None, model.pretrained_extras["settings"])
+        report(card["metrics"], k, card["threads"], None, loaded.extras["settings"])
         return 0
     cfg = ck.setup(seed=0)
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    model = vae.build_vae()
-    metrics, _ = vae.fit_vae(model, cfg, eval_k=args.k)
-    report(metrics, args.k, cfg.threads, (load_before, os.getloadavg()[0]), repr(vae.DEFAULT))
+    config = dataclasses.replace(recipe.VAE_CONFIG, k_eval=args.k)
+    metrics, _ = recipe.fit(recipe.build(config), cfg, config)
+    report(metrics, args.k, cfg.threads, (load_before, os.getloadavg()[0]), repr(config))
     print(f"total wall time incl. evaluation: {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
 

@@ -136,12 +136,25 @@ if importlib.util.find_spec("coursekit") is None:
     # --no-deps keeps Colab's own torch/torchvision; only the missing packages are added.
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-warn-conflicts", "-e", here],
                    check=True)
-    missing = [pkg for mod, pkg in [("torchmetrics", "torchmetrics>=1.4,<2"), ("ipywidgets", "ipywidgets>=8.1,<9"),
-                                    ("tqdm", "tqdm>=4.66,<5")] if importlib.util.find_spec(mod) is None]
+    missing = [pkg for mod, pkg in {colab_pins} if importlib.util.find_spec(mod) is None]
     if missing:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
     sys.path.insert(0, here)
     os.environ.setdefault("COURSEKIT_DOWNLOAD", "1")  # online: torchvision fetches the full 60k MNIST'''
+
+
+#: Packages Colab lacks (import name → distribution); their pins come from pyproject.toml.
+COLAB_MISSING = {"torchmetrics": "torchmetrics", "ipywidgets": "ipywidgets", "tqdm": "tqdm"}
+
+
+def colab_pins() -> list[tuple[str, str]]:
+    """[(module, "dist>=a,<b"), …] for COLAB_MISSING, read from pyproject.toml's dependencies
+    (the one place the pins are written)."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    by_name = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower(): d for d in deps}
+    return [(mod, by_name[dist]) for mod, dist in COLAB_MISSING.items()]
 
 
 def default_repo() -> str | None:
@@ -166,7 +179,7 @@ def colab_bootstrap(nb, repo: str, remove: bool = False) -> bool:
         for i in reversed(idx):
             del nb.cells[i]
         return bool(idx)
-    source = BOOTSTRAP.format(repo=repo)
+    source = BOOTSTRAP.format(repo=repo, colab_pins=colab_pins())
     if idx:
         cell = nb.cells[idx[0]]
         before = (cell.source, copy.deepcopy(dict(cell.metadata)))
@@ -214,8 +227,10 @@ def solution_sources(nb) -> list[str]:
 # ----------------------------------------------------------------------------- vendored assets
 #: npm packages served next to the slides (exact versions, checked against their sha512).
 VENDOR = {
-    "reveal.js": ("4.6.0", "sha512-QC80rYsZldAe95bW9VImucIPTjfsKhI0jRQrIOXU4P92ZyXb/dfw9L3EE96bN6i7UmeUl1qBieH4UNTr25erYw=="),
-    "mathjax": ("3.2.2", "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="),
+    "reveal.js": ("4.6.0", "sha512-QC80rYsZldAe95bW9VImucIPTjfsKhI0jRQrIOXU4P92ZyXb/dfw9L3EE96bN6i7"
+                           "UmeUl1qBieH4UNTr25erYw=="),
+    "mathjax": ("3.2.2", "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjK"
+                         "PZGJvtRZM1vO+geW0OhGw=="),
 }
 #: What to copy from each package into the slides' _static/ folder.
 VENDOR_KEEP = {"reveal.js": ["dist", "plugin/notes", "LICENSE"],
@@ -262,9 +277,11 @@ def vendor(cache: Path) -> dict[str, Path]:
     return out
 
 
-def install_static(static: Path, cache: Path) -> None:
-    """Copy the needed parts of the vendored packages into `static` (idempotent)."""
+def install_static(static: Path, cache: Path, names: list[str] | None = None) -> None:
+    """Copy the needed parts of the vendored packages (or only `names`) into `static`."""
     for name, folder in vendor(cache).items():
+        if names is not None and name not in names:
+            continue
         dest = static / name
         stamp = dest / ".version"
         if stamp.exists() and stamp.read_text() == VENDOR[name][0]:

@@ -43,22 +43,27 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server on 127.0.0.1 with a random token, serving `root`."""
+    """A JupyterLab server on 127.0.0.1 with a random token, serving `root`.
 
-    def __init__(self, root: Path):
+    Its user settings, workspaces, runtime files and log live in `work`; `settings` (default
+    LAB_SETTINGS) maps settings files to their JSON text.
+    """
+
+    def __init__(self, root: Path, work: Path = WORK, settings: dict[str, str] | None = None):
         self.root, self.port, self.token = root, _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = WORK / "lab.log"
+        self.work, self.settings = work, LAB_SETTINGS if settings is None else settings
+        self.log_path = work / "lab.log"
 
-    def start(self) -> "Lab":
-        settings = WORK / "lab-settings"
-        for rel, text in LAB_SETTINGS.items():
+    def start(self) -> Lab:
+        settings = self.work / "lab-settings"
+        for rel, text in self.settings.items():
             (settings / rel).parent.mkdir(parents=True, exist_ok=True)
             (settings / rel).write_text(text)
         env = {**os.environ, "COURSEKIT_FAST": "1",
                "JUPYTERLAB_SETTINGS_DIR": str(settings),
-               "JUPYTERLAB_WORKSPACES_DIR": str(WORK / "lab-workspaces"),
-               "JUPYTER_RUNTIME_DIR": str(WORK / "runtime")}
+               "JUPYTERLAB_WORKSPACES_DIR": str(self.work / "lab-workspaces"),
+               "JUPYTER_RUNTIME_DIR": str(self.work / "runtime")}
         env.pop("MPLBACKEND", None)  # the kernel's inline backend, as for a student
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", f"--IdentityProvider.token={self.token}",
@@ -112,3 +117,12 @@ def browser():
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+def close_notebook_page(page, context) -> None:
+    """Shut the page's kernel down (best effort) and close its browser context."""
+    try:
+        page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+    except Exception:
+        pass
+    context.close()

@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import close_notebook_page
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
@@ -207,11 +209,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook, lab, browser):
         print(f"{stem}: {state['total']} code cells, {n_math} typeset formulas, "
               f"{n_widget_outputs} widget outputs, {page.locator('.widget-slider').count()} sliders")
     finally:
-        try:
-            page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
-        except Exception:
-            pass
-        context.close()
+        close_notebook_page(page, context)
 
 
 def slides_file() -> Path:

@@ -1,0 +1,135 @@
+"""How long each notebook takes a student: executes it in the default profile and prints ratios.
+
+    python benchmarks/bench_notebooks.py                      # every notebook, one at a time
+    python benchmarks/bench_notebooks.py notebooks/02_vae.ipynb --profile fast
+    python benchmarks/bench_notebooks.py --json build/notebook_times.json
+
+For each notebook: wall time, the slowest cell (wall), the kernel's CPU time (all threads,
+measured from its process), the load average before and after, and the ratio of the wall time
+to the class budget (120 s per notebook) and of the slowest cell to 30 s. Last line: the worst
+ratio. A wall time measured while other jobs share the cores says nothing about a student's
+laptop: when the load before a run is above 0.5 per core, or other processes used more than
+0.25 of each core during it (system CPU time minus the kernel's and this process's; the load
+average after a run counts the notebook itself), the verdict is refused and the row is marked
+"LOADED". Nothing is written into the notebooks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The class budget of issue [classroom-time]: per notebook and per cell, seconds of wall time.
+NOTEBOOK_BUDGET_S = 120.0
+CELL_BUDGET_S = 30.0
+#: Above this load average per core a timing is not a measurement of the notebook.
+MAX_LOAD_PER_CORE = 0.5
+#: Above this share of each core used by other processes during a run, ditto.
+MAX_FOREIGN_PER_CORE = 0.25
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores) since boot."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+
+def load_per_core() -> float:
+    """The 1-minute load average divided by the usable cores."""
+    return os.getloadavg()[0] / max(1, len(os.sched_getaffinity(0)))
+
+
+def run_notebook(path: Path, profile: str, timeout: int = 600) -> dict:
+    """Execute `path` (not in place) and time every code cell: wall and kernel CPU seconds."""
+    nb = nbformat.read(str(path), as_version=4)
+    env_before = dict(os.environ)
+    os.environ["COURSEKIT_PROFILE"] = profile
+    os.environ.pop("COURSEKIT_FAST", None)
+    cells: list[dict] = []
+    state: dict = {}
+
+    def kernel_cpu(client) -> float:
+        proc = psutil.Process(client.km.provisioner.process.pid)
+        times = proc.cpu_times()
+        return times.user + times.system
+
+    def on_start(cell, cell_index):
+        state.update(t=time.perf_counter(), cpu=kernel_cpu(client))
+
+    def on_done(cell, cell_index, execute_reply):
+        cells.append({"index": cell_index, "wall_s": time.perf_counter() - state["t"],
+                      "cpu_s": kernel_cpu(client) - state["cpu"],
+                      "first_line": cell.source.splitlines()[0][:60] if cell.source else ""})
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_execute=on_start, on_cell_executed=on_done)
+    load0 = load_per_core()
+    busy0, own0 = busy_cpu_s(), time.process_time()
+    t0 = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    wall = time.perf_counter() - t0
+    load1 = load_per_core()
+    kernel_total = sum(c["cpu_s"] for c in cells)
+    foreign = busy_cpu_s() - busy0 - kernel_total - (time.process_time() - own0)
+    cores = len(os.sched_getaffinity(0))
+    slowest = max(cells, key=lambda c: c["wall_s"]) if cells else {"wall_s": 0.0, "index": -1}
+    return {"notebook": path.name, "profile": profile, "wall_s": wall,
+            "kernel_cpu_s": kernel_total, "slowest_cell": slowest,
+            "load_per_core_before": load0, "load_per_core_after": load1,
+            "foreign_per_core": max(0.0, foreign) / wall / cores,
+            "notebook_ratio": wall / NOTEBOOK_BUDGET_S,
+            "cell_ratio": slowest["wall_s"] / CELL_BUDGET_S, "cells": cells}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--profile", default="default", choices=("fast", "default", "full"))
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    print(f"{len(os.sched_getaffinity(0))} cores | profile {args.profile} | budget "
+          f"{NOTEBOOK_BUDGET_S:.0f} s per notebook, {CELL_BUDGET_S:.0f} s per cell | refuse a "
+          f"verdict above load {MAX_LOAD_PER_CORE} per core before a run or "
+          f"{MAX_FOREIGN_PER_CORE} per core used by others during it")
+    rows = []
+    for path in paths:
+        row = run_notebook(path, args.profile)
+        rows.append(row)
+        loaded = (row["load_per_core_before"] > MAX_LOAD_PER_CORE
+                  or row["foreign_per_core"] > MAX_FOREIGN_PER_CORE)
+        s = row["slowest_cell"]
+        print(f"{row['notebook']:22s} wall {row['wall_s']:6.1f} s (ratio {row['notebook_ratio']:.2f})"
+              f" | slowest cell #{s['index']} {s['wall_s']:5.1f} s (ratio {row['cell_ratio']:.2f})"
+              f" | kernel CPU {row['kernel_cpu_s']:6.1f} s | load/core "
+              f"{row['load_per_core_before']:.2f} → {row['load_per_core_after']:.2f}, others "
+              f"{row['foreign_per_core']:.2f}"
+              + ("  LOADED: not a measurement" if loaded else ""), flush=True)
+        row["loaded"] = loaded
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    worst = max(max(r["notebook_ratio"], r["cell_ratio"]) for r in rows)
+    if any(r["loaded"] for r in rows):
+        print(f"worst ratio {worst:.2f} — NO VERDICT: the machine was loaded during some runs "
+              f"by other jobs; rerun on an idle machine")
+        return 0
+    print(f"worst ratio {worst:.2f} ({'within' if worst <= 1.0 else 'OVER'} the class budget)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Heavy studies of the compare notebook, registered in `coursekit.core.results.STUDIES`."""

@@ -1,0 +1,57 @@
+"""Notebook 04's 2-D experiments: the forward chain simulated layer by layer (the eq. (15)
+slip: α_t x^(t) instead of sqrt(α_t) x^(t)) and the reverse process as an animation."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.animation import FuncAnimation
+
+from ..models.diffusion import check_mean_coef
+
+
+def simulate_forward(x_0: torch.Tensor, betas: torch.Tensor, mean_coef: str = "sqrt",
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Run the forward chain step by step from x^(0) (N, d): returns (T+1, N, d).
+
+    mean_coef="sqrt": eq. (16), x^(t+1) = sqrt(α_t) x^(t) + sqrt(β_t) z^(t);
+    mean_coef="alpha": eq. (15) read literally, x^(t+1) = α_t x^(t) + sqrt(β_t) z^(t).
+    Compare its variance with `coursekit.models.diffusion.forward_variance`.
+    """
+    check_mean_coef(mean_coef)
+    xs = [x_0]
+    for beta_t in betas.tolist():
+        alpha_t = 1 - beta_t
+        coef = math.sqrt(alpha_t) if mean_coef == "sqrt" else alpha_t
+        z = torch.randn(x_0.shape, generator=generator).to(x_0)  # (N, d)
+        # eq. (16): x^(t+1) = sqrt(alpha_t) x^(t) + sqrt(beta_t) z^(t)   (or alpha_t x^(t), eq. 15)
+        xs.append(coef * xs[-1] + math.sqrt(beta_t) * z)
+    return torch.stack(xs)  # (T+1, N, d)
+
+
+def reverse_animation(trajectory: list[tuple[int, torch.Tensor]], title: str, lim: float = 3.0,
+                      size: float = 3.2, interval: int = 200, color: str = "tab:blue",
+                      dpi: int = 60) -> FuncAnimation:
+    """A matplotlib animation of 2-D points along a sampling trajectory [(t, x^(t)), …].
+
+    Show it without a kernel (and offline) with ``ck.plot.animation_html(anim)``."""
+    fig, ax = plt.subplots(figsize=(size, size), dpi=dpi)  # low dpi: every frame is a PNG
+    first = trajectory[0][1].detach().cpu()  # (N, 2)
+    scat = ax.scatter(first[:, 0], first[:, 1], s=2, alpha=0.5, color=color)
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
+    label = ax.set_title("")
+    fig.tight_layout()
+
+    def frame(i: int):
+        t, x = trajectory[i]
+        scat.set_offsets(x.detach().cpu().numpy())
+        label.set_text(f"{title}: $x^{{({t})}}$")
+        return scat, label
+
+    anim = FuncAnimation(fig, frame, frames=len(trajectory), interval=interval, blit=False)
+    plt.close(fig)
+    return anim
+
+
+__all__ = ["simulate_forward", "reverse_animation"]

@@ -1,0 +1,1 @@
+"""Heavy studies of the gan notebook, registered in `coursekit.core.results.STUDIES`."""

@@ -1,0 +1,163 @@
+"""Notebook 03's vanishing-gradient experiment: a poor Gen held fixed while Disc trains.
+
+The lecture (GAN, issues): "if Disc becomes very good while Gen is still poor, then every x̃ is
+recognized as fake … reflected in small, erratic gradients w.r.t. θ". `generator_grad_norm`
+and `vanishing_gradient_sweep` measure both words (small: the norm; erratic: the cosine between
+two z-batches' gradients) for the saturating and the non-saturating generator loss;
+`plot_vanishing` draws them. `LinearGenerator` is the deliberately poor Gen.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.lines import Line2D
+from torch import nn
+
+from ..core.train import train
+from ..models.gan import (
+    GEN_LOSSES,
+    ToyGAN,
+    discriminator_accuracy,
+    discriminator_loss,
+    generator_loss,
+)
+from .gan_ring import ring_sampler
+
+
+class LinearGenerator(nn.Module):
+    """A deliberately poor Gen for experiments: x̃ = A z + b, started at A = scale·I, b = 0,
+    so the fakes are N(0, scale²·I) — a Gaussian blob with none of the data's structure."""
+
+    def __init__(self, scale: float = 1.0, dim: int = 2):
+        super().__init__()
+        self.z_dim = dim
+        self.linear = nn.Linear(dim, dim)
+        with torch.no_grad():
+            self.linear.weight.copy_(scale * torch.eye(dim))
+            self.linear.bias.zero_()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # x̃ = A z + b
+        return self.linear(z)                                   # (B, dim)
+
+
+def _flat_grad(G: nn.Module, D: nn.Module, z: torch.Tensor, kind: str) -> torch.Tensor:
+    """∇_θ L_Gen as one float64 vector (P,); Gen's ``.grad`` fields are left untouched."""
+    params = [p for p in G.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("Gen has no trainable parameters: nothing to take a gradient of")
+    grads = torch.autograd.grad(generator_loss(D(G(z)), kind), params)
+    return torch.cat([g.flatten() for g in grads]).double()    # (P,)
+
+
+def generator_grad_norm(G: nn.Module, D: nn.Module, z: torch.Tensor, kind: str) -> float:
+    """‖∇_θ L_G‖₂: norm of the generator loss gradient w.r.t. all of Gen's parameters θ.
+
+    `kind` is "saturating" (L_G = E log(1 − D(G(z)))) or "nonsaturating" (−E log D(G(z))).
+    Disc's parameters get no gradient; Gen's ``.grad`` fields are left untouched.
+    """
+    return _flat_grad(G, D, z, kind).norm().item()
+
+
+def _gradient_stats(G: nn.Module, D: nn.Module, z_batches: list[torch.Tensor],
+                    kind: str) -> tuple[float, float]:
+    """(mean gradient norm over the z-batches, mean cosine between consecutive batches)."""
+    grads = torch.stack([_flat_grad(G, D, z, kind) for z in z_batches])  # (n_batches, P)
+    norms = grads.norm(dim=1)
+    unit = grads / norms.clamp_min(1e-300)[:, None]
+    cos = (unit[:-1] * unit[1:]).sum(1)                         # consecutive batch pairs
+    return norms.mean().item(), cos.mean().item()
+
+
+def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None,
+                             d_steps: int = 2000, n_points: int = 30, lr: float = 1e-3,
+                             batch_size: int = 256, n_batches: int = 8, n_eval: int = 2048,
+                             seed: int = 0) -> dict[str, list[float]]:
+    """Hold Gen fixed, train Disc towards the optimal discriminator, watch Gen's gradients.
+
+    At `n_points` steps (log-spaced in 0..d_steps) records Disc's balanced accuracy on fresh
+    data and, for both generator losses, the gradient norm ‖∇_θ L_G‖ (mean over `n_batches`
+    z-batches of `batch_size`) and the mean cosine between the gradients of two different
+    z-batches (1 = the same direction every batch; near 0 = erratic). ``model.D`` trains in
+    place with ``ck.train`` on `discriminator_loss` (its fakes are drawn from torch's global
+    generator); Gen's parameters are never updated. Returns lists keyed "step", "d_acc",
+    "d_fake" (mean D(G(z))), "grad_<kind>", "cos_<kind>" for kind in GEN_LOSSES.
+    """
+    real_sampler = real_sampler or ring_sampler
+    if d_steps < 1 or n_points < 2:
+        raise ValueError(f"need d_steps ≥ 1 and n_points ≥ 2, got {d_steps}, {n_points}")
+    G, D = model.G, model.D
+    g = torch.Generator().manual_seed(seed)
+    x_eval = real_sampler(n_eval, g)                            # (n_eval, 2) real points
+    z_eval = model.prior(n_eval, g)                             # (n_eval, z_dim)
+    z_batches = [model.prior(batch_size, g) for _ in range(n_batches)]
+    log_marks = torch.logspace(0, math.log10(d_steps), n_points - 1).round().long().tolist()
+    marks = sorted({0, *log_marks})
+    out: dict[str, list[float]] = {k: [] for k in ("step", "d_acc", "d_fake")}
+    out.update({f"{s}_{kind}": [] for s in ("grad", "cos") for kind in GEN_LOSSES})
+
+    def measure(step: int) -> None:
+        with torch.no_grad():
+            d_real, d_fake = D(x_eval), D(G(z_eval))
+        out["step"].append(step)
+        out["d_acc"].append(discriminator_accuracy(d_real, d_fake))
+        out["d_fake"].append(torch.sigmoid(d_fake).mean().item())
+        for kind in GEN_LOSSES:
+            norm, cos = _gradient_stats(G, D, z_batches, kind)
+            out[f"grad_{kind}"].append(norm)
+            out[f"cos_{kind}"].append(cos)
+
+    def disc_loss(D_: nn.Module, x_real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            x_fake = G(model.prior(len(x_real)))                 # Gen held fixed
+        return discriminator_loss(D_(x_real), D_(x_fake))
+
+    opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    done = 0
+    measure(0)
+    for mark in marks[1:]:
+        train(D, disc_loss, real_sampler, steps=mark - done, batch_size=batch_size,
+              optimizer=opt, seed=seed + mark, progress=False)
+        done = mark
+        D.train()
+        measure(done)
+    return out
+
+
+def plot_vanishing(sweeps: dict[str, dict]):
+    """Gen's gradient norm (log scale) and batch-to-batch cosine for both generator losses,
+    against Disc's accuracy and training steps. `sweeps`: label of the poor Gen → the output
+    of `vanishing_gradient_sweep`."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colors = {"saturating": "tab:red", "nonsaturating": "tab:blue"}
+    markers = ["o", "s", "^", "D"]
+    for marker, out in zip(markers, sweeps.values()):
+        steps = [max(s, 0.5) for s in out["step"]]
+        for kind, color in colors.items():
+            kw = dict(color=color, marker=marker, ms=4, alpha=0.85)
+            axes[0].plot(out["d_acc"], out[f"grad_{kind}"], ls="none", **kw)
+            axes[1].plot(steps, out[f"grad_{kind}"], lw=1, **kw)
+            axes[2].plot(out["d_acc"], out[f"cos_{kind}"], ls="none", **kw)
+    for ax in axes[:2]:
+        ax.set_yscale("log")
+        ax.set_ylabel("‖∇θ L_Gen‖ (mean over z-batches)")
+    axes[1].set_xscale("log")
+    axes[0].set_xlabel("Disc's accuracy (balanced)")
+    axes[1].set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
+    axes[2].set_xlabel("Disc's accuracy (balanced)")
+    axes[2].set_ylabel("cosine between two z-batches' gradients")
+    axes[2].set_ylim(-0.3, 1.05)
+    axes[0].set_title("size vs Disc's accuracy", fontsize=10)
+    axes[1].set_title("size vs Disc's training time", fontsize=10)
+    axes[2].set_title("consistency of direction", fontsize=10)
+    handles = [Line2D([], [], color=c, lw=2, label=("saturating log(1 − D(G(z)))" if k ==
+               "saturating" else "non-saturating −log D(G(z))")) for k, c in colors.items()]
+    handles += [Line2D([], [], color="gray", marker=m, ls="none", label=f"Gen: {label}")
+                for m, label in zip(markers, sweeps)]
+    axes[2].legend(handles=handles, fontsize=7.5, loc="lower left")
+    fig.suptitle("Vanishing gradients: a poor Gen held fixed while Disc trains towards optimal")
+    fig.tight_layout()
+    return fig

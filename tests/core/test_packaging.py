@@ -1,0 +1,90 @@
+"""Packaging: one version, the declared Python range parses, environment.yml = pyproject."""
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import coursekit as ck
+
+ROOT = Path(__file__).resolve().parents[2]
+# tomllib is Python ≥ 3.11; the project declares 3.10, where this module must still collect.
+tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11")
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _env_pip_deps() -> list[str]:
+    deps, inside = [], False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        s = line.strip()
+        if s == "- pip:":
+            inside = True
+            continue
+        if inside and s.startswith("- "):
+            deps.append(s[2:].strip().strip('"'))
+    return [d for d in deps if d != "-e ."]
+
+
+def test_environment_yml_lists_the_dependencies_and_every_extra():
+    project = _pyproject()["project"]
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += [d for d in extra if not d.startswith("coursekit")]
+    assert sorted(_env_pip_deps()) == sorted(set(declared))
+
+
+def test_students_do_not_install_the_test_tools():
+    names = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0] for d in
+             _pyproject()["project"]["dependencies"]}
+    assert not names & {"pytest", "nbval", "nbconvert", "ruff", "playwright"}
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert {"test", "dev"} <= set(extras)
+
+
+def test_python_and_torch_pins():
+    text = (ROOT / "environment.yml").read_text()
+    assert "python=3.11" in text and "-e ." in text
+    deps = _pyproject()["project"]["dependencies"]
+    assert "torch>=2.14,<2.15" in deps and "torchvision>=0.29,<0.30" in deps
+
+
+def test_the_version_is_written_once():
+    project = _pyproject()
+    assert "version" in project["project"]["dynamic"] and "version" not in project["project"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"]["attr"] == (
+        "coursekit._version.__version__")
+    assert ck.__version__ == re.search(r'__version__ = "(.+)"',
+                                       (ROOT / "coursekit" / "_version.py").read_text())[1]
+
+
+def test_license_file_exists_and_is_declared():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert _pyproject()["project"]["license-files"] == ["LICENSE"]
+    build = _pyproject()["build-system"]["requires"]
+    assert any(re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77
+               for r in build), "an SPDX license string needs setuptools >= 77"
+
+
+def test_every_source_file_parses_with_the_oldest_declared_python():
+    low = re.search(r">=\s*3\.(\d+)", _pyproject()["project"]["requires-python"])
+    oldest = (3, int(low[1]))
+    files = [p for folder in ("coursekit", "tests", "benchmarks", "scripts")
+             for p in (ROOT / folder).rglob("*.py")]
+    assert len(files) > 20
+    for path in files:
+        ast.parse(path.read_text(), filename=str(path), feature_version=oldest)
+    # modules that exist only in newer Pythons must be guarded (importorskip or try/except)
+    for path in files:
+        text = path.read_text()
+        assert not re.search(r"^import tomllib", text, re.M), (
+            f"{path}: a top-level `import tomllib` breaks Python {oldest[0]}.{oldest[1]}")
+    assert sys.version_info >= oldest
+
+
+def test_ci_runs_make_test():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci and "make test" in ci

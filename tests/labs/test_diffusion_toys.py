@@ -1,0 +1,26 @@
+"""coursekit.labs.diffusion_toys: notebook 04's forward-chain simulation and animation."""
+import pytest
+import torch
+
+from coursekit.labs import diffusion_toys as L
+from coursekit.models import diffusion as D
+
+
+def test_simulation_follows_the_variance_recursion():
+    betas = D.make_betas(50, "linear")
+    x_0 = 3.0 * torch.randn(20_000, 1, generator=torch.Generator().manual_seed(0))
+    for coef in ("sqrt", "alpha"):
+        xs = L.simulate_forward(x_0, betas, coef, generator=torch.Generator().manual_seed(1))
+        assert xs.shape == (51, 20_000, 1) and torch.equal(xs[0], x_0)
+        predicted = D.forward_variance(float(x_0.var()), betas, coef)
+        torch.testing.assert_close(xs.var(dim=(1, 2)).double(), predicted, rtol=0.05, atol=0)
+    with pytest.raises(ValueError, match="eq. 16"):
+        L.simulate_forward(x_0, betas, "alpha_bar")
+
+
+def test_reverse_animation_has_one_frame_per_trajectory_point():
+    traj = [(t, torch.randn(30, 2, generator=torch.Generator().manual_seed(t)))
+            for t in (10, 5, 0)]
+    anim = L.reverse_animation(traj, "toy")
+    assert len(list(anim.new_frame_seq())) == 3
+    assert anim.to_jshtml().count("data:image/png") == 3  # renders offline, one PNG a frame

@@ -1,0 +1,159 @@
+"""coursekit.labs.gan_*: notebook 03's ring study, vanishing gradients, trained Disc, figures."""
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from coursekit.core.data import ring_modes
+from coursekit.labs import gan_mnist, gan_optimal, gan_ring, gan_vanishing
+from coursekit.models import gan
+
+
+# ----------------------------------------------------------------------------- mode metrics
+def _at_modes(counts, std=0.02, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    modes = ring_modes()
+    idx = torch.cat([torch.full((c,), k) for k, c in enumerate(counts)])
+    return modes[idx] + std * torch.randn(len(idx), 2, generator=g)
+
+
+def test_mode_metrics_all_modes_covered_and_high_quality():
+    m = gan_ring.mode_metrics(_at_modes([2500 // 8 + 1] * 4 + [2500 // 8] * 4))
+    assert m["modes_covered"] == 8
+    # 3 std hold 1 − exp(−9/2) = 98.9 % of a 2-D Gaussian (chi² with 2 degrees of freedom)
+    assert m["hq"] == pytest.approx(1 - math.exp(-4.5), abs=0.006)
+    assert m["hq_counts"].sum() <= 2500 and m["min_count"] == 25
+
+
+def test_mode_metrics_one_mode_is_collapse():
+    m = gan_ring.mode_metrics(_at_modes([0, 0, 2500, 0, 0, 0, 0, 0]))
+    assert m["modes_covered"] == 1 and m["hq_counts"].argmax() == 2 and m["hq"] > 0.98
+
+
+def test_mode_metrics_off_mode_noise_has_no_quality_and_no_modes():
+    g = torch.Generator().manual_seed(1)
+    angle = 2 * math.pi * torch.rand(2500, generator=g)
+    circle = torch.stack([angle.cos(), angle.sin()], 1) * 1.0      # radius 1, modes at radius 2
+    m = gan_ring.mode_metrics(circle)
+    assert m["modes_covered"] == 0 and m["hq"] == 0.0
+
+
+def test_mode_coverage_threshold_is_one_percent_of_samples():
+    far = torch.full((2500 - 199, 2), 10.0)                         # off-mode filler
+    just = torch.cat([_at_modes([25] * 7 + [24], std=0.0), far])
+    m = gan_ring.mode_metrics(just)
+    assert m["min_count"] == 25                                     # 1 % of 2,500
+    assert m["modes_covered"] == 7 and m["hq"] == pytest.approx(199 / 2500)
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        gan_ring.mode_metrics(torch.zeros(10, 3))
+
+
+# ----------------------------------------------------------------------------- ring training
+def _tiny_ring(config="vanilla", seed=0, steps=20):
+    c = replace(gan_ring.RING_CONFIGS[config], hidden=16, batch_size=32)
+    return gan_ring.train_ring_gan(c, seed=seed, steps=steps, snapshot_every=10, n_eval=100,
+                                   map_size=8)
+
+
+def test_ring_training_takes_snapshots_with_metrics():
+    run = _tiny_ring()
+    assert [s["step"] for s in run.snapshots] == [0, 10, 20]
+    last = run.final
+    assert last["samples"].shape == (100, 2) and last["d_map"].shape == (8, 8)
+    assert 0 <= last["d_map"].min() and last["d_map"].max() <= 1
+    assert {"loss_d", "loss_g", "d_acc"} <= run.history.keys()
+    assert run.history.series("hq", "eval")[0] == [10, 20]         # eval_fn told the step
+    poor = run.gan_at(10)                                              # Gen of the step-10 snapshot
+    assert torch.equal(poor.G.net[0].weight, run.snapshot_at(10)["G_state"]["net.0.weight"])
+    with pytest.raises(KeyError, match="snapshots"):
+        run.snapshot_at(15)
+    with pytest.raises(KeyError, match="known"):
+        gan_ring.train_ring_gan("no_such_config")
+
+
+def test_ring_run_is_reproducible_and_leaves_the_global_rng_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    a = _tiny_ring("noise_anneal", seed=3)
+    assert torch.equal(torch.rand(3), expected)                        # caller's stream untouched
+    b = _tiny_ring("noise_anneal", seed=3)
+    c = _tiny_ring("noise_anneal", seed=4)
+    assert torch.equal(a.final["samples"], b.final["samples"])
+    assert not torch.equal(a.final["samples"], c.final["samples"])
+
+
+def test_ring_cosine_schedule_reaches_lr_final_at_the_last_update():
+    c = gan_ring.RING_CONFIGS["noise_anneal"]
+    factor = gan_ring._ring_schedule(c)
+    lrs = [c.lr * factor(step, 50) for step in range(50)]
+    assert lrs[0] == pytest.approx(3e-3) and lrs[-1] == pytest.approx(1e-5)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))                 # monotone decay
+    final = c.lr_final / c.lr                                          # the study's cosine:
+    assert all(factor(t, 50) == final + 0.5 * (1 - final) * (1 + math.cos(math.pi * (t / 49)))
+               for t in range(50))                                     # progress t / (steps − 1)
+    assert gan_ring._ring_schedule(gan_ring.RING_CONFIGS["vanilla"]) is None
+
+
+def test_ring_study_names_the_runs_and_summarises_them():
+    configs = {"small": replace(gan_ring.RING_CONFIGS["vanilla"], hidden=8, batch_size=16)}
+    runs = gan_ring.ring_study(configs, seeds=(0, 1), steps=10, snapshot_every=5,
+                               progress=False)
+    assert [r.name for r in runs["small"]] == ["small", "small"]
+    summary = gan_ring.study_summary(runs)
+    assert summary["small"]["seeds"] == [0, 1] and len(summary["small"]["hq"]) == 2
+    table = gan_ring.format_study(summary)
+    assert table.splitlines()[0].startswith("configuration") and "mean" in table
+    figs = [gan_ring.plot_ring_snapshots(runs["small"][0]), gan_ring.plot_study(summary),
+            gan_ring.plot_study_curves(runs)]
+    assert all(f.axes for f in figs)
+
+
+# ----------------------------------------------------------------------------- gradients
+def test_linear_generator_starts_as_scaled_identity():
+    G = gan_vanishing.LinearGenerator(scale=0.1)
+    z = torch.randn(5, 2)
+    assert torch.allclose(G(z), 0.1 * z)
+
+
+def test_generator_grad_norm_matches_autograd_and_leaves_grads_alone():
+    torch.manual_seed(0)
+    model = gan.ToyGAN(z_dim=2, hidden=8, depth=2)
+    z = model.prior(32)
+    norm = gan_vanishing.generator_grad_norm(model.G, model.D, z, "nonsaturating")
+    model.G.zero_grad()
+    gan.generator_loss(model.D(model.G(z)), "nonsaturating").backward()
+    manual = math.sqrt(sum(float((p.grad ** 2).sum()) for p in model.G.parameters()))
+    assert norm == pytest.approx(manual, rel=1e-5)
+    model.G.zero_grad(set_to_none=True)
+    gan_vanishing.generator_grad_norm(model.G, model.D, z, "saturating")
+    assert all(p.grad is None for p in model.G.parameters())
+
+
+def test_vanishing_gradient_sweep_sat_gradient_collapses_once_disc_wins(cfg):
+    model = gan.ToyGAN(z_dim=2, hidden=16, depth=2)
+    out = gan_vanishing.vanishing_gradient_sweep(model, d_steps=80, n_points=3, batch_size=64,
+                                                 n_batches=3, n_eval=256, lr=1e-2)
+    assert out["step"][0] == 0 and out["step"][-1] == 80
+    assert len(out["grad_saturating"]) == len(out["d_acc"]) == len(out["step"])
+    assert out["d_acc"][-1] > 0.95                                    # Disc wins against a poor Gen
+    ratio = out["grad_nonsaturating"][-1] / out["grad_saturating"][-1]
+    assert ratio > 10                                                  # small saturating gradients
+    assert gan_vanishing.plot_vanishing({"poor": out}).axes
+
+
+# ----------------------------------------------------------------------------- optimal Disc
+def test_disc_cannot_beat_chance_on_identical_distributions(cfg):
+    D = gan.MLPDiscriminator(hidden=16, depth=2)
+    out = gan_optimal.train_discriminator(D, gan_ring.ring_sampler, gan_ring.ring_sampler,
+                                          steps=100, batch_size=128, n_eval=4000)
+    assert abs(out["accuracy"] - 0.5) < 0.03
+    assert abs(out["d_real"] - 0.5) < 0.05 and abs(out["d_fake"] - 0.5) < 0.05
+
+
+# ----------------------------------------------------------------------------- MNIST figures
+def test_snapshot_grids_one_row_per_step():
+    grids = torch.randint(0, 256, (3, 16, 1, 28, 28), dtype=torch.uint8)
+    fig = gan_mnist.plot_snapshot_grids([0, 10, 20], grids, n=8)
+    assert len(fig.axes) == 3
