@@ -272,8 +272,60 @@ class Checkpointing:
     stop_after: int | None = None
 
 
-def _n_examples(data) -> int:
-    return len(data[0] if isinstance(data, (tuple, list)) else data)
+def _steps_per_epoch(data, steps: int | None, batch_size: int) -> tuple[bool, int]:
+    """(data is a sampler callable, optimisation steps per epoch)."""
+    if callable(data) and not isinstance(data, torch.Tensor):
+        if steps is None:
+            raise ValueError("data is a sampler callable: give steps=")
+        return True, steps
+    n = len(data[0] if isinstance(data, (tuple, list)) else data)
+    if n // batch_size == 0:
+        raise ValueError(f"{n} examples give no full batch of {batch_size}; lower batch_size")
+    return False, n // batch_size
+
+
+def _initial_lrs(optimizers: list) -> list[list[float]]:
+    """Each param group's initial learning rate (kept in the group, so a resume finds it)."""
+    base = [[g.get("initial_lr", g["lr"]) for g in o.param_groups] for o in optimizers]
+    for o, lrs in zip(optimizers, base):
+        for g, lr0 in zip(o.param_groups, lrs):
+            g["initial_lr"] = lr0
+    return base
+
+
+def _scale_lrs(optimizers: list, base: list[list[float]], factor: float) -> None:
+    for o, lrs in zip(optimizers, base):
+        for g, lr0 in zip(o.param_groups, lrs):
+            g["lr"] = lr0 * factor
+
+
+def _epoch_batches(data, sampler: bool, batch_size: int, seed: int, step: int, end: int,
+                   steps_per_epoch: int):
+    """The batches from `step` on: fresh sampler draws, or the rest of this epoch's order."""
+    if sampler:
+        return (data(batch_size, torch.Generator().manual_seed(seed * 1_000_003 + s))
+                for s in range(step, end))
+    source = _as_batches(data, batch_size, seed, step // steps_per_epoch)
+    for _ in range(step % steps_per_epoch):  # resume mid-epoch: skip the batches seen
+        next(source)
+    return source
+
+
+def _update(model: nn.Module, batch: tuple, loss_fn, step_fn, optimizer, max_grad_norm,
+            guard: Callable[[dict], None]) -> dict[str, float]:
+    """One optimisation step; returns the logged scalars (checked by `guard` before the update
+    of a loss_fn step, so a NaN loss never reaches the weights)."""
+    if step_fn is not None:
+        metrics = {k: float(v) for k, v in step_fn(model, *batch).items()}
+        guard(metrics)
+        return metrics
+    out = loss_fn(model, *batch)
+    loss = out["loss"] if isinstance(out, dict) else out
+    metrics = ({k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
+               if isinstance(out, dict) else {"loss": float(loss.detach())})
+    guard(metrics)
+    gradient_step(model, optimizer, loss, max_grad_norm)
+    return metrics
 
 
 def train(model: nn.Module, loss_fn: Callable | None, data, *,
@@ -312,17 +364,7 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
             else Checkpointing(checkpoint))
     path = Path(ckpt.path) if ckpt is not None else None
     device = next(model.parameters()).device
-    sampler = callable(data) and not isinstance(data, torch.Tensor)
-    if sampler:
-        if steps is None:
-            raise ValueError("data is a sampler callable: give steps=")
-        steps_per_epoch = steps
-    else:
-        n = _n_examples(data)
-        steps_per_epoch = n // batch_size
-        if steps_per_epoch == 0:
-            raise ValueError(f"{n} examples give no full batch of {batch_size}; "
-                             f"lower batch_size")
+    sampler, steps_per_epoch = _steps_per_epoch(data, steps, batch_size)
     total = steps if steps is not None else epochs * steps_per_epoch
     log_every = log_every or max(1, min(steps_per_epoch, 100))
     checkpoint_every = (ckpt.every if ckpt is not None and ckpt.every else steps_per_epoch)
@@ -331,10 +373,7 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
         lr_hint = f" (now {optimizer.param_groups[0]['lr']:g})"
 
     optimizers = list(optimizer.values()) if isinstance(optimizer, dict) else [optimizer]
-    base_lrs = [[g.get("initial_lr", g["lr"]) for g in o.param_groups] for o in optimizers]
-    for o, lrs in zip(optimizers, base_lrs):
-        for g, lr0 in zip(o.param_groups, lrs):
-            g["initial_lr"] = lr0
+    base_lrs = _initial_lrs(optimizers)
 
     history = History()
     step, elapsed, cpu_before = 0, 0.0, 0.0
@@ -374,31 +413,12 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
     model.train()
     while step < end:
         epoch = step // steps_per_epoch
-        if sampler:
-            source = (data(batch_size, torch.Generator().manual_seed(seed * 1_000_003 + s))
-                      for s in range(step, end))
-        else:
-            source = _as_batches(data, batch_size, seed, epoch)
-            for _ in range(step % steps_per_epoch):  # resume mid-epoch: skip seen batches
-                next(source)
-        for batch in source:
+        for batch in _epoch_batches(data, sampler, batch_size, seed, step, end, steps_per_epoch):
             batch = tuple(b.to(device) for b in (batch if isinstance(batch, tuple) else (batch,)))
             if schedule is not None:
-                factor = schedule(step, total)
-                for o, lrs in zip(optimizers, base_lrs):
-                    for g, lr0 in zip(o.param_groups, lrs):
-                        g["lr"] = lr0 * factor
-            if step_fn is not None:
-                metrics = {k: float(v) for k, v in step_fn(model, *batch).items()}
-                _finite_or_raise(metrics, step, epoch, lr_hint, path)
-            else:
-                out = loss_fn(model, *batch)
-                loss = out["loss"] if isinstance(out, dict) else out
-                metrics = ({k: float(v.detach()) if torch.is_tensor(v) else float(v)
-                            for k, v in out.items()} if isinstance(out, dict)
-                           else {"loss": float(loss.detach())})
-                _finite_or_raise(metrics, step, epoch, lr_hint, path)
-                gradient_step(model, optimizer, loss, max_grad_norm)
+                _scale_lrs(optimizers, base_lrs, schedule(step, total))
+            metrics = _update(model, batch, loss_fn, step_fn, optimizer, max_grad_norm,
+                              lambda m, s=step, e=epoch: _finite_or_raise(m, s, e, lr_hint, path))
             if ema is not None:
                 ema.update(model)
             step += 1
