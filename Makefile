@@ -17,14 +17,15 @@ STAMP := $(ENV_DIR)/.coursekit-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help env lab test unit lint nbval execute bench clean distclean doctor
+.PHONY: help env lab test unit lint nbval execute reproduce bench clean distclean doctor
 
 help:
 	@echo "make lab      create the environment if needed and open JupyterLab on notebooks/"
 	@echo "make test     create the environment if needed; lint, unit tests + every notebook (fast profile)"
 	@echo "make unit     unit tests without the slow ones (kernel runs, tiny pretrain round trips)"
 	@echo "make lint     ruff over coursekit/, tests/, benchmarks/, scripts/ (zero findings expected)"
-	@echo "make execute  re-run every notebook in the default profile, saving outputs in place"
+	@echo "make execute  re-run every notebook in the default profile, saving outputs in place (timed)"
+	@echo "make reproduce  remake the committed results of the heavy studies (full profile)"
 	@echo "make bench    run the benchmarks in benchmarks/ (they print ratios)"
 	@echo "make doctor   check installation, data and checkpoints"
 	@echo "make clean    remove caches and build outputs (keeps .venv; distclean removes it)"
@@ -67,13 +68,15 @@ nbval: env
 	COURSEKIT_FAST=1 "$(PY)" -m pytest $(or $(NB),$(NOTEBOOKS)) --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
 
 # Default (student) profile; NB=notebooks/01_autoencoders.ipynb runs one notebook.
+# One run per notebook gives both the committed outputs and its timing (wall, slowest cell,
+# kernel CPU, load; benchmarks/bench_notebooks.py refuses a verdict on a loaded machine).
 execute: env
-	@for nb in $(or $(NB),$(NOTEBOOKS)); do \
-	  start=$$(date +%s); echo ">> executing $$nb (default profile)"; \
-	  COURSEKIT_FAST=0 "$(PY)" -m jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
-	  echo ">> $$nb: $$(( $$(date +%s) - start )) s"; \
-	done
+	"$(PY)" benchmarks/bench_notebooks.py --inplace --json build/notebook_times.json \
+	  $(or $(NB),$(NOTEBOOKS))
+
+# The heavy studies at full size: data/results/*.json with provenance (minutes each).
+reproduce: env
+	"$(PY)" -m coursekit reproduce --all
 
 bench: env
 	@for b in benchmarks/bench_*.py; do echo ">> $$b"; "$(PY)" "$$b" || exit 1; done

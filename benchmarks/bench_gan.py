@@ -10,6 +10,12 @@ seeds × RING_STEPS steps, and the DCGAN recipe (only trained when its checkpoin
 as a ratio to the issue's 10-minute budget. On a machine shared with other jobs, the CPU
 figures are the ones to compare.
 
+Last, the verdict of the committed `gan` checkpoint against the [sample-quality] bars, read from
+its card: training-loop CPU-s (≤ 900 on 1 thread), FD / real-vs-real as median and range over 3
+sampling seeds of 1,000 samples (≤ 8×), classes covered (10/10) and KL to uniform (≤ 0.05).
+The ablation behind the recipe (each ingredient's effect on FD at equal CPU time) is recorded in
+benchmarks/gan_pilots.md (a standalone pilot, 1 thread, 2026-12-01).
+
 Measured 2026-11-27 (1 thread, machine shared with two other jobs, 17 s wall in all): ring GAN
 7.7–7.9 ms/step CPU for each configuration, DCGAN 160 ms/step CPU; extrapolated ring study
 282 CPU-s = 0.47 × the 600 s budget (notebook 03 measured 281–301 s wall for it), DCGAN recipe
@@ -74,5 +80,28 @@ def main() -> None:
           f"its checkpoint) {dcgan_s:.0f} s = {dcgan_s / BUDGET_S:.2f} x")
 
 
+#: The [sample-quality] bars for the MNIST GAN.
+BARS = {"fd_ratio": 8.0, "train_cpu_s": 900.0, "coverage": 10, "kl_uniform": 0.05}
+
+
+def verdict() -> None:
+    """The committed checkpoint's card against the bars (printed last)."""
+    m = ck.pretrained("gan", verbose=False).card["metrics"]
+    cpu = m.get("train_loop_cpu_seconds", float("nan"))
+    seeds = sorted(k for k in m if k.startswith("seed") and k.endswith("_fd_ratio"))
+    print(f"gan card: training loop {cpu:.0f} CPU-s ({cpu / BARS['train_cpu_s']:.2f} x the "
+          f"{BARS['train_cpu_s']:.0f} s bar); FD ratio median {m['fd_ratio']:.2f} "
+          f"(range {m.get('fd_ratio_min', float('nan')):.2f}-"
+          f"{m.get('fd_ratio_max', float('nan')):.2f}, {len(seeds)} sampling seeds); "
+          f"classes {m['coverage']:.0f}/10 (median), KL to uniform {m['kl_uniform']:.3f}")
+    checks = {"FD median <= 8x": m["fd_ratio"] <= BARS["fd_ratio"],
+              "<= 900 CPU-s": cpu <= BARS["train_cpu_s"],
+              "10/10 classes on every seed": m.get("coverage_min", m["coverage"]) >= 10,
+              "KL <= 0.05": m["kl_uniform"] <= BARS["kl_uniform"]}
+    print("verdict: " + "; ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in checks.items())
+          + f" (FD ratio {m['fd_ratio'] / BARS['fd_ratio']:.2f} x the bar)")
+
+
 if __name__ == "__main__":
     main()
+    verdict()

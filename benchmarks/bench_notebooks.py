@@ -11,7 +11,8 @@ ratio. A wall time measured while other jobs share the cores says nothing about 
 laptop: when the load before a run is above 0.5 per core, or other processes used more than
 0.25 of each core during it (system CPU time minus the kernel's and this process's; the load
 average after a run counts the notebook itself), the verdict is refused and the row is marked
-"LOADED". Nothing is written into the notebooks.
+"LOADED". With ``--inplace`` the executed notebook is saved over the original (what
+`make execute` does), so the committed outputs and the timing come from one run.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def load_per_core() -> float:
     return os.getloadavg()[0] / max(1, len(os.sched_getaffinity(0)))
 
 
-def run_notebook(path: Path, profile: str, timeout: int = 600) -> dict:
+def run_notebook(path: Path, profile: str, timeout: int = 600, inplace: bool = False) -> dict:
     """Execute `path` (not in place) and time every code cell: wall and kernel CPU seconds."""
     nb = nbformat.read(str(path), as_version=4)
     env_before = dict(os.environ)
@@ -82,6 +83,8 @@ def run_notebook(path: Path, profile: str, timeout: int = 600) -> dict:
         os.environ.update(env_before)
     wall = time.perf_counter() - t0
     load1 = load_per_core()
+    if inplace:
+        nbformat.write(nb, str(path))
     kernel_total = sum(c["cpu_s"] for c in cells)
     foreign = busy_cpu_s() - busy0 - kernel_total - (time.process_time() - own0)
     cores = len(os.sched_getaffinity(0))
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default="default", choices=("fast", "default", "full"))
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--inplace", action="store_true",
+                        help="save the executed notebook over the original")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     print(f"{len(os.sched_getaffinity(0))} cores | profile {args.profile} | budget "
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{MAX_FOREIGN_PER_CORE} per core used by others during it")
     rows = []
     for path in paths:
-        row = run_notebook(path, args.profile)
+        row = run_notebook(path, args.profile, inplace=args.inplace)
         rows.append(row)
         loaded = (row["load_per_core_before"] > MAX_LOAD_PER_CORE
                   or row["foreign_per_core"] > MAX_FOREIGN_PER_CORE)

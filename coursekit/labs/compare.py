@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..core.checkpoints import (
     Pretrained,
@@ -24,6 +25,7 @@ from ..core.checkpoints import (
 from ..core.config import Config, setup
 from ..core.data import binarize_dynamic
 from ..core.nn import count_parameters, eval_mode
+from ..core.train import CheckpointError
 from ..metrics import N_REFERENCE, evaluate_samples, heldout_images
 
 #: The lecture's 2×2 table: (column, row) of each model.
@@ -35,10 +37,18 @@ LECTURE_TABLE = {"ae": ("reconstruct X", "heuristic"), "gan": ("reconstruct q(X)
 
 @torch.no_grad()
 def sample_timed(model: nn.Module, n: int, generator: torch.Generator | None = None,
-                 batch_size: int = 500, **kw) -> tuple[torch.Tensor, float]:
-    """(samples (n, 1, 28, 28), seconds per image) from ``model.sample(m, generator=…, **kw)``."""
+                 batch_size: int = 500, progress: str | None = None, **kw
+                 ) -> tuple[torch.Tensor, float]:
+    """(samples (n, 1, 28, 28), seconds per image) from ``model.sample(m, generator=…, **kw)``.
+
+    progress: a label to show a progress bar over the batches of `batch_size` (None: no bar).
+    The batches draw from `generator` one after the other, so another `batch_size` gives other
+    samples for the same seed."""
     out, t0 = [], time.perf_counter()
-    for start in range(0, n, batch_size):
+    starts = range(0, n, batch_size)
+    if progress:
+        starts = tqdm(starts, desc=progress, unit="batch")
+    for start in starts:
         out.append(model.sample(min(batch_size, n - start), generator=generator, **kw).cpu())
     seconds = time.perf_counter() - t0
     return torch.cat(out), seconds / n
@@ -46,13 +56,18 @@ def sample_timed(model: nn.Module, n: int, generator: torch.Generator | None = N
 
 @torch.no_grad()
 def model_scores(name: str, loaded: Pretrained, n: int = N_REFERENCE, iwae_k: int = 100,
-                 seed: int = 0, sample_kw: dict | None = None) -> tuple[dict, torch.Tensor]:
+                 seed: int = 0, sample_kw: dict | None = None, batch_size: int = 500,
+                 progress: str | None = None, cpu_time: bool = False
+                 ) -> tuple[dict, torch.Tensor]:
     """One row of the comparison table and the samples it was measured on.
 
     Reconstruction error L(x, f(h(x))) of eq. (1) (squared error per image, summed over the
     784 pixels) where the model has ``reconstruct``; ELBO of eq. (12) and IWAE (nats per image,
     on dynamically binarized held-out images) where it has ``elbo``/``iwae``; sample metrics of
-    n samples; time per sample; parameters; training CPU-minutes from the model card.
+    n samples; wall time per sample (``sec_per_sample``; with ``cpu_time=True`` also the
+    process CPU time per sample, all threads, ``cpu_sec_per_sample``: on a shared machine the
+    wall time says little); parameters; training CPU-minutes from the model card.
+    batch_size / progress: passed to `sample_timed`.
     Every random draw comes from generators seeded with `seed` (never torch's global RNG), so a
     row does not depend on what ran before it.
     """
@@ -76,7 +91,11 @@ def model_scores(name: str, loaded: Pretrained, n: int = N_REFERENCE, iwae_k: in
             if hasattr(model, "iwae") and iwae_k:
                 row["iwae"] = float(torch.cat([model.iwae(b, iwae_k, generator=g_vae)
                                                for b in x_bin.split(50)]).mean())
-        samples, row["sec_per_sample"] = sample_timed(model, n, generator=g, **(sample_kw or {}))
+        c0 = time.process_time()
+        samples, row["sec_per_sample"] = sample_timed(model, n, generator=g, batch_size=batch_size,
+                                                      progress=progress, **(sample_kw or {}))
+        if cpu_time:
+            row["cpu_sec_per_sample"] = (time.process_time() - c0) / n
     row.update(evaluate_samples(samples))
     row["parameters"] = count_parameters(model)
     row["train_cpu_min"] = training_cpu_minutes(card)
@@ -88,7 +107,9 @@ def load_for_comparison(names: Sequence[str] = ("ae", "vae", "gan", "ddpm"),
                         cfg: Config | None = None, missing: str = "skip") -> dict[str, Pretrained]:
     """Each model from its committed checkpoint (``ck.pretrained``); never writes checkpoints.
 
-    A model whose checkpoint is missing is left out with a message (``missing="skip"``), or
+    A checkpoint that exists but does not load (`CheckpointError`: corrupt, or saved for another
+    architecture) is left out with the error's message. A model whose checkpoint is missing is
+    left out with a message (``missing="skip"``), or
     replaced by a tiny stand-in trained on the spot (``missing="tiny"``, for development): a
     stand-in's card says ``"tiny": True`` and its table row says so. Names without a registered
     recipe are left out with a message.
@@ -103,7 +124,10 @@ def load_for_comparison(names: Sequence[str] = ("ae", "vae", "gan", "ddpm"),
             print(f"{name}: no recipe registered under this name: left out "
                   f"(known: {', '.join(sorted(known))})")
         elif path.exists():
-            models[name] = pretrained(name, verbose=False)
+            try:
+                models[name] = pretrained(name, verbose=False)
+            except CheckpointError as e:  # e.g. the architecture changed since it was saved
+                print(f"{name}: {path} does not load: left out ({str(e).splitlines()[0]})")
         elif missing == "skip":
             print(f"{name}: {path} is missing: left out (make it with "
                   f"`python -m coursekit pretrain {name}`)")

@@ -321,13 +321,18 @@ def plot_study_curves(runs: dict[str, list[RingRun]]):
             kw = dict(color=c, alpha=0.8, marker="o", ms=3, label=name if i == 0 else None)
             axes[0].plot(steps, [s["modes_covered"] for s in r.snapshots], **kw)
             axes[1].plot(steps, [100 * s["hq"] for s in r.snapshots], **kw)
+    return finish_mode_axes(fig, axes, "Mode metrics during training (one line per seed)", 8)
+
+
+def finish_mode_axes(fig, axes, title: str, legend_size: float):
+    """Labels, limits and legends of a (modes covered, % HQ) pair of axes over training steps."""
     axes[0].set_ylabel("modes covered (of 8)")
     axes[0].set_ylim(-0.3, 8.3)
     axes[1].set_ylabel("% high-quality samples")
     axes[1].set_ylim(0, 100)
     for ax in axes:
         ax.set_xlabel("training step")
-        ax.legend(fontsize=8)
-    fig.suptitle("Mode metrics during training (one line per seed)")
+        ax.legend(fontsize=legend_size)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -1,0 +1,134 @@
+"""coursekit.labs.compare_studies: the ``compare_models`` study of notebook 05 and its texts."""
+import copy
+
+import pytest
+
+from coursekit.core import results as R
+from coursekit.labs import compare_studies as S
+
+
+def _entry(per_seed: dict, seeds=(0, 1, 2), sha="abc", **extra) -> dict:
+    per_seed = {k: [float(x) for x in v] for k, v in per_seed.items()}
+    return {"cell": "", "parameters": 1, "train_cpu_min": 1.0, "tiny": False,
+            "checkpoint": {"file": "x.pt", "sha256": sha, "date": ""}, "seeds": list(seeds),
+            "per_seed": per_seed, **S._summary(per_seed), "cpu_seconds": [1.0] * len(seeds),
+            **extra}
+
+
+def _metrics(fd_ratio, precision=(0.9, 0.9, 0.9), recall=(0.8, 0.8, 0.8), **more) -> dict:
+    return {"fd_ratio": fd_ratio, "fd": [5 * v for v in fd_ratio], "precision": precision,
+            "recall": recall, "coverage": (10, 10, 10), "kl_uniform": (0.05, 0.05, 0.05),
+            "cpu_sec_per_sample": (1e-4, 1e-4, 1e-4), **more}
+
+
+def _result(models: dict, n=1000, ldm_decoder_is_ae=False) -> dict:
+    real = {k: [float(x) for x in v] for k, v in _metrics((0.98, 1.0, 1.03)).items()
+            if k in (*S.SPREAD, "fd")}
+    return {"n": n, "seeds": [0, 1, 2], "ddim_steps": 50, "iwae_k": 100, "slow_batch": 100,
+            "reference": {"fd": 5.0, "coverage": 10, "kl_uniform": 0.01, "precision": 0.96,
+                          "recall": 0.96},
+            "models": models, "real_vs_real": {"seeds": [0, 1, 2], "per_seed": real,
+                                               **S._summary(real)},
+            "ldm_decoder_is_ae": ldm_decoder_is_ae}
+
+
+def test_verdicts_call_overlapping_ranges_not_distinguishable():
+    res = _result({"vae": _entry(_metrics((19.0, 19.5, 20.1))),
+                   "gan": _entry(_metrics((19.8, 21.9, 22.5))),
+                   "ldm": _entry(_metrics((3.6, 4.3, 4.6)))})
+    text = S.verdicts(res)
+    fd_line = next(line for line in text.splitlines() if "FD / real" in line)
+    assert "ldm 4.3× < vae 19.5× ≈ gan 21.9×" in fd_line
+    assert "Not distinguishable" in fd_line and "vae and gan" in fd_line
+    assert "ldm and" not in fd_line  # ldm's range overlaps neither
+    assert "none of these can be told apart" in next(  # every model 10/10, like the real data
+        line for line in text.splitlines() if "classes" in line)
+
+
+def test_verdicts_say_when_no_range_overlaps_and_when_there_is_one_seed():
+    res = _result({"a": _entry(_metrics((1.5, 1.6, 1.7))), "b": _entry(_metrics((3, 4, 5)))})
+    fd_line = next(line for line in S.verdicts(res).splitlines() if "FD / real" in line)
+    assert "No two ranges overlap" in fd_line
+    one = _result({"a": _entry({k: v[:1] for k, v in _metrics((2,), (0.9,), (0.8,)).items()},
+                               seeds=(0,))})
+    assert "One seed each" in S.verdicts(one)
+
+
+@pytest.mark.parametrize("vae_fd, expect", [
+    ((19.0, 19.5, 20.0), "the better reconstruction comes with the better generator"),
+    ((23.0, 24.5, 26.0), "cannot be told apart"),
+    ((30.0, 31.0, 32.0), "a better reconstruction is not a better generator")])
+def test_reconstruction_vs_generation_follows_the_numbers(vae_fd, expect):
+    res = _result({"ae": _entry(_metrics((23.5, 24.0, 24.4), recon_mse=(9.1,) * 3)),
+                   "vae": _entry(_metrics(vae_fd, recon_mse=(5.8,) * 3)),
+                   "ldm": _entry(_metrics((3.6, 4.3, 4.6)))}, ldm_decoder_is_ae=True)
+    text = S.reconstruction_vs_generation(res)
+    assert expect in text and "The vae reconstructs held-out digits better than the ae" in text
+    assert "same reconstruction, different generator" in text and "is lower than" in text
+    res["ldm_decoder_is_ae"] = False
+    assert "ldm" not in S.reconstruction_vs_generation(res)
+
+
+def test_agrees_equal_in_range_outside_and_not_comparable():
+    full = _result({"gan": _entry(_metrics((19.8, 21.9, 22.5)))})
+    small = copy.deepcopy(full)
+    ok, why = S.compare_agrees(small, full)
+    assert ok and "gan: 15 equal, 0 in range" in why
+    # another seed, inside the band around the full range
+    small["models"]["gan"] = _entry(_metrics((21.0,), (0.9,), (0.8,)), seeds=(7,))
+    ok, why = S.compare_agrees(small, full)
+    assert ok and "5 in range" in why
+    # seed 0 again but a different FD: not equal, and far outside the band
+    small["models"]["gan"] = _entry(_metrics((40.0,), (0.9,), (0.8,)), seeds=(0,))
+    ok, why = S.compare_agrees(small, full)
+    assert not ok and "OUTSIDE" in why and "fd_ratio" in why
+    # another checkpoint: nothing to compare
+    small["models"]["gan"]["checkpoint"]["sha256"] = "other"
+    ok, why = S.compare_agrees(small, full)
+    assert ok and "other checkpoint" in why
+    # another n: ratios are not comparable across n
+    ok, why = S.compare_agrees(_result({}, n=100), full)
+    assert ok and "not comparable" in why
+
+
+def test_tables_show_median_and_range_and_the_reference_at_the_same_n():
+    res = _result({"vae": _entry(_metrics((19.0, 19.5, 20.1), elbo=(-95.3, -95.1, -95.0)))})
+    table = S.format_spread(res)
+    assert "19.5× [19.0–20.1×]" in table and "-95.1 [-95.3 to -95.0]" in table
+    assert "real-vs-real FD at the same n (5.00)" in table and "real train" in table
+    live = _result({"vae": _entry({k: v[:1] for k, v in _metrics((19.5,), (0.9,),
+                                                                 (0.8,)).items()}, seeds=(0,))})
+    assert "real-vs-real FD at n = 1000: 5.00" in S.format_live(live)
+
+
+def _committed():
+    path = R.result_path("compare_models")
+    if not path.exists():
+        pytest.skip("data/results/compare_models.json is not committed yet")
+    return R.load_result("compare_models", verbose=False)
+
+
+def test_committed_table_is_of_the_current_checkpoints():
+    full = _committed()
+    changed = S.changed_checkpoints(full)
+    assert not changed, (f"checkpoints {changed} changed since data/results/compare_models.json "
+                         f"was made: remake it with `python -m coursekit reproduce compare_models`")
+    assert set(full["models"]) == set(S.STUDY_MODELS)
+    assert all(len(m["seeds"]) == 3 for m in full["models"].values())
+    assert full["n"] == 1000 and full["reference"]["fd"] > 0
+
+
+@pytest.mark.slow
+def test_default_size_run_of_the_cheap_models_agrees_with_the_committed_table(cfg):
+    """n = 1,000 and the first seed, as the notebook measures live (ae, vae, gan, ldm; no IWAE,
+    the slowest part): same seed and checkpoint → the committed numbers, within EQUAL_REL (or
+    the band around the full range on another machine)."""
+    from coursekit.labs.compare import load_for_comparison
+
+    full = _committed()
+    models = load_for_comparison(["ae", "vae", "gan", "ldm"], cfg)  # those that load now
+    small, _ = S.measure(list(models), models, n=full["n"], seeds=full["seeds"][:1],
+                         ddim_steps=full["ddim_steps"], iwae_k=0, progress=False)
+    ok, why = S.compare_agrees(small, full)
+    assert ok, why
+    assert all(f"{name}:" in why for name in models) and "not comparable" not in why

@@ -1,0 +1,71 @@
+"""coursekit.labs.vae_studies: the ``vae_iwae`` study of notebook 02 and its paired check."""
+import copy
+
+import pytest
+import torch
+
+from coursekit.core import results as R
+from coursekit.core.config import setup
+from coursekit.labs import vae_studies as S
+from coursekit.models.vae import VAE
+
+
+def _fake(per_image: list[list[float]], ks=(1, 10)) -> dict:
+    rows = torch.tensor(per_image, dtype=torch.float64)
+    return {"ks": list(ks), "k_max": ks[-1], "n_images": rows.shape[1],
+            "iwae_mean": rows.mean(1).tolist(), "iwae_se": [0.1] * len(ks),
+            "elbo": float(rows[0].mean()), "elbo_se": 0.1, "per_image": rows.tolist()}
+
+
+def test_iwae_measure_curve_rises_from_the_elbo_and_has_the_study_schema():
+    torch.manual_seed(0)
+    model = VAE(m=3, hidden=(16,))
+    x = (torch.rand(30, 1, 28, 28, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    got = S.iwae_measure(model, x, k_max=50, seed=0, progress=False)
+    assert got["ks"] == [1, 2, 5, 10, 20, 50] and got["n_images"] == 30
+    assert len(got["per_image"]) == 6 and all(len(row) == 30 for row in got["per_image"])
+    m = got["iwae_mean"]
+    assert m[-1] > m[0] and got["rise_last"] == pytest.approx(m[-1] - m[-2])
+    # IWAE_1 and the ELBO estimate the same expectation (Monte-Carlo KL vs closed form)
+    assert abs(m[0] - got["elbo"]) < 5 * (got["iwae_se"][0] + got["elbo_se"])
+    again = S.iwae_measure(model, x, k_max=50, seed=0, progress=False)
+    assert again["iwae_mean"] == got["iwae_mean"]  # same seed, same numbers
+    assert "ELBO" in S.format_iwae(got, "test") and "k ≤ 50" in S.format_iwae(got, "test")
+
+
+def test_agrees_is_paired_and_sees_a_shift():
+    g = torch.Generator().manual_seed(0)
+    images = -90 + 10 * torch.randn(200, generator=g)  # a wide spread between images …
+    full = _fake([(images - 3).tolist(), images.tolist()])
+    noisy = images + 0.05 * torch.randn(200, generator=g)  # … and small Monte-Carlo noise
+    small = _fake([(noisy[:50] - 3).tolist(), noisy[:50].tolist()])
+    ok, why = S.iwae_agrees(small, full)
+    assert ok, why
+    assert "IWAE_10 on the 50 common images" in why
+    shifted = copy.deepcopy(small)
+    shifted["per_image"][1] = [v - 0.5 for v in shifted["per_image"][1]]  # 0.5 nats ≫ paired s.e.
+    ok, why = S.iwae_agrees(shifted, full)
+    assert not ok and "OUTSIDE" in why
+    ok, why = S.iwae_agrees(small, full, k=5)
+    assert not ok and "not in both curves" in why
+
+
+def test_fast_run_agrees_with_the_committed_full_study():
+    full = R.load_result("vae_iwae", verbose=False)
+    assert full["k_max"] == 5000 and full["n_images"] == 1000
+    assert full["rise_last"] > 0  # still rising at k = 5,000: a bound, not a plateau
+    fast = R.run_study("vae_iwae", setup(seed=1, profile="fast", verbose=False))["results"]
+    assert R.schema(fast) == R.schema(full)
+    ok, why = S.iwae_agrees(fast, full)
+    assert ok, why
+
+
+@pytest.mark.slow
+def test_default_size_run_agrees_with_the_committed_full_study():
+    """The notebook's size (k ≤ 500, 200 images; about 10 CPU-s), with other draws (seed 1)
+    than the full study's (seed 0)."""
+    full = R.load_result("vae_iwae", verbose=False)
+    small = R.run_study("vae_iwae", setup(seed=1, profile="default", verbose=False))["results"]
+    assert small["k_max"] == 500 and small["n_images"] == 200
+    ok, why = S.iwae_agrees(small, full)
+    assert ok, why
