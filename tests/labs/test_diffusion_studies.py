@@ -1,0 +1,103 @@
+"""coursekit.labs.diffusion_studies: the ``ddpm_samplers`` study of notebook 04 and its check."""
+import copy
+
+import pytest
+import torch
+
+from coursekit.core import results as R
+from coursekit.core.config import setup
+from coursekit.labs import diffusion_studies as S
+from coursekit.models.diffusion import ImageDiffusion
+
+
+def _row(sampler: str, n: int, fd: float, subsets=(), eta: float = 0.0, steps: int = 10) -> dict:
+    return {"sampler": sampler, "family": sampler, "steps": steps, "eta": eta,
+            "net_calls": steps, "n": n, "fd": fd, "fd_real": 10.0, "fd_ratio": fd / 10.0,
+            "fd_se": 1.0, "fd_ratio_se": 0.1, "coverage": 10, "kl_uniform": 0.0,
+            "precision": 0.9, "recall": 0.9, "cpu_ms_per_sample": 20.0,
+            "subsets": [dict(s) for s in subsets]}
+
+
+def test_sampler_table_scores_every_sampler_at_its_n_and_the_ancestral_row_at_n_ddpm():
+    """An untrained tiny U-Net (random samples): the schema, the two sample sizes, the
+    real-vs-real reference at each n, and the same numbers for the same seed."""
+    torch.manual_seed(0)
+    model = ImageDiffusion((8, 8), T=20)
+    got = S.sampler_table(model, 12, steps=(2,), etas=(0.0, 1.0), n_ddpm=6, seed=3, n_boot=4,
+                          subset_ns=(6, 3), progress=False, verbose=False)
+    labels = [(r["sampler"], r["n"]) for r in got["rows"]]
+    assert labels == [("DDIM-2 η=0", 12), ("DDIM-2 η=0", 6), ("DDIM-2 η=1", 12),
+                      ("DDIM-2 η=1", 6), ("DDPM-20 (ancestral)", 6)]
+    for r in got["rows"]:
+        assert r["fd_ratio"] == pytest.approx(r["fd"] / r["fd_real"])
+        assert r["fd_se"] >= 0 and 0 <= r["coverage"] <= 10
+    assert {r["fd_real"] for r in got["rows"] if r["n"] == 6} == {got["rows"][1]["fd_real"]}
+    big = got["rows"][0]
+    assert [(s["n"], s["k"]) for s in big["subsets"]] == [(6, 2), (3, 4)]
+    # the n = 6 row is scored on the first 6 of the 12 DDIM samples
+    first6 = S.features(S.draw(model, 12, torch.Generator().manual_seed(3), 2, 0.0))[:6]
+    assert got["rows"][1]["fd"] == pytest.approx(
+        S._score(first6, torch.zeros(6, 1, 28, 28), 0, 0, ())["fd"])
+    assert got["rows"][4]["net_calls"] == 20 and got["rows"][4]["eta"] == 1.0
+    again = S.sampler_table(model, 12, steps=(2,), etas=(0.0, 1.0), n_ddpm=6, seed=3, n_boot=4,
+                            subset_ns=(6, 3), progress=False, verbose=False)
+    assert [r["fd"] for r in again["rows"]] == [r["fd"] for r in got["rows"]]
+    assert "real vs real FD at n = 6" in S.format_samplers(got, 6)
+    assert [e["steps"] for e in S.eta_comparison(got)] == [2]
+    with pytest.raises(ValueError, match="n_ddpm"):
+        S.sampler_table(model, 12, n_ddpm=20, progress=False)
+
+
+def test_agrees_uses_the_subsets_of_the_same_size_and_sees_a_shift():
+    subsets = [{"n": 20, "k": 50, "fd_mean": 400.0, "fd_sd": 60.0}]
+    full = {"rows": [_row("DDIM-10 η=0", 1000, 120.0, subsets),
+                     _row("DDIM-10 η=0", 256, 118.0, [{"n": 20, "k": 12, "fd_mean": 0.0,
+                                                        "fd_sd": 1.0}])]}
+    small = {"rows": [_row("DDIM-10 η=0", 20, 450.0)]}
+    ok, why = S.samplers_agree(small, full)
+    assert ok, why
+    assert "over 50 subsets" in why
+    shifted = copy.deepcopy(small)
+    shifted["rows"][0]["fd"] = 700.0  # 5 sd away
+    ok, why = S.samplers_agree(shifted, full)
+    assert not ok and "NOT all within" in why
+    other = {"rows": [_row("DDIM-10 η=0", 33, 450.0)]}  # no subset of that size
+    ok, why = S.samplers_agree(other, full)
+    assert not ok and "no row" in why
+
+
+def test_committed_study_is_at_n_1000_with_the_ancestral_row_at_more_than_128_chains():
+    full = R.load_result("ddpm_samplers", verbose=False)
+    assert full["n"] == 1000 and full["n_ddpm"] >= 128  # 128 = the classifier's feature dimensions
+    sizes = {r["n"] for r in full["rows"]}
+    assert sizes == {full["n"], full["n_ddpm"]}
+    ancestral = [r for r in full["rows"] if not r["sampler"].startswith("DDIM")]
+    assert len(ancestral) == 1 and ancestral[0]["n"] == full["n_ddpm"]
+    assert ancestral[0]["net_calls"] == 1000
+    for n in sizes:  # one real-vs-real reference per table
+        assert len({r["fd_real"] for r in full["rows"] if r["n"] == n}) == 1
+    # every DDIM sampler is in both tables
+    ddim = {r["sampler"] for r in full["rows"] if r["sampler"].startswith("DDIM")}
+    for n in sizes:
+        assert ddim == {r["sampler"] for r in full["rows"] if r["n"] == n
+                        and r["sampler"].startswith("DDIM")}
+
+
+@pytest.mark.slow
+def test_fast_run_agrees_with_the_committed_full_study():
+    """The CI size (DDIM-10, η = 0 and 1, n = 20; a few CPU-s), with other draws (seed 1, so
+    sampling seed 2) than the full study's."""
+    full = R.load_result("ddpm_samplers", verbose=False)
+    fast = R.run_study("ddpm_samplers", setup(seed=1, profile="fast", verbose=False))["results"]
+    assert R.schema(fast) == R.schema(full)
+    ok, why = S.samplers_agree(fast, full)
+    assert ok, why
+
+
+@pytest.mark.slow
+def test_default_size_run_agrees_with_the_committed_full_study():
+    """The notebook's size (DDIM-10, η = 0 and 1, n = 200; about 10 CPU-s)."""
+    full = R.load_result("ddpm_samplers", verbose=False)
+    small = R.run_study("ddpm_samplers", setup(seed=1, profile="default", verbose=False))
+    ok, why = S.samplers_agree(small["results"], full)
+    assert ok, why
