@@ -142,6 +142,19 @@ def schema(value: Any) -> Any:
         type(value).__name__)
 
 
+def agrees_with_committed(name: str, cfg: Config) -> tuple[bool, str]:
+    """Run study `name` in `cfg`'s profile and compare it with its committed full result: the
+    same schema, and the study's own `agrees` (a study without one: the schema alone)."""
+    study = STUDIES.get(name)
+    committed = load_result(name, verbose=False)
+    small = run_study(name, cfg)["results"]
+    if schema(small) != schema(committed):
+        return False, f"{name}: a {cfg.profile} run has another schema than the committed file"
+    if study.agrees is None:
+        return True, f"{name}: same schema (the study states no error to compare within)"
+    return study.agrees(small, committed)
+
+
 def reproduce(name: str, profile: str = "full", seed: int = 0,
               directory: Path | str | None = None) -> Path:
     """Entry point of ``python -m coursekit reproduce NAME``: run the study, save it."""

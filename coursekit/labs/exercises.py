@@ -40,14 +40,19 @@ def todo() -> Any:
 
 
 def close(got, expected, rtol: float = 1e-4, atol: float = 1e-6) -> tuple[bool, str]:
-    """Verifier: `got` matches `expected` numerically (tensors or numbers)."""
+    """Verifier: `got` matches `expected` numerically (tensors or numbers).
+
+    A match is reported by its tolerance (the same text for any seed and machine, so a checked
+    notebook output stays stable); a mismatch by the largest difference found."""
     got_t = torch.as_tensor(got, dtype=torch.float64)
     exp_t = torch.as_tensor(expected, dtype=torch.float64)
     if got_t.shape != exp_t.shape:
         return False, f"shape {tuple(got_t.shape)}, expected {tuple(exp_t.shape)}"
     err = (got_t - exp_t).abs().max().item() if got_t.numel() else 0.0
     ok = torch.allclose(got_t, exp_t, rtol=rtol, atol=atol)
-    return ok, f"max abs difference {err:.2e}"
+    if ok:
+        return True, f"within rtol {rtol:g}, atol {atol:g}"
+    return False, f"max abs difference {err:.2e}"
 
 
 def check(name: str, answer: Callable[[], Any] | Any,

@@ -87,17 +87,14 @@ def test_committed_study_is_at_n_1000_with_the_ancestral_row_at_more_than_128_ch
 def test_fast_run_agrees_with_the_committed_full_study():
     """The CI size (DDIM-10, η = 0 and 1, n = 20; a few CPU-s), with other draws (seed 1, so
     sampling seed 2) than the full study's."""
-    full = R.load_result("ddpm_samplers", verbose=False)
-    fast = R.run_study("ddpm_samplers", setup(seed=1, profile="fast", verbose=False))["results"]
-    assert R.schema(fast) == R.schema(full)
-    ok, why = S.samplers_agree(fast, full)
+    ok, why = R.agrees_with_committed("ddpm_samplers",
+                                      setup(seed=1, profile="fast", verbose=False))
     assert ok, why
 
 
 @pytest.mark.slow
 def test_default_size_run_agrees_with_the_committed_full_study():
     """The notebook's size (DDIM-10, η = 0 and 1, n = 200; about 10 CPU-s)."""
-    full = R.load_result("ddpm_samplers", verbose=False)
-    small = R.run_study("ddpm_samplers", setup(seed=1, profile="default", verbose=False))
-    ok, why = S.samplers_agree(small["results"], full)
+    ok, why = R.agrees_with_committed("ddpm_samplers",
+                                      setup(seed=1, profile="default", verbose=False))
     assert ok, why

@@ -19,3 +19,10 @@ def test_wrong_right_and_crashing_answers(capsys):
 def test_close_reports_shape_mismatch():
     ok, msg = ex.close([1.0, 2.0], [1.0])
     assert not ok and "shape" in msg
+
+
+def test_close_reports_a_match_by_its_tolerance_and_a_mismatch_by_its_difference():
+    ok, msg = ex.close(3.0 + 1e-9, 3.0, rtol=1e-4, atol=1e-6)
+    assert ok and msg == "within rtol 0.0001, atol 1e-06"        # no seed-dependent number
+    ok, msg = ex.close(2.5, 3.0)
+    assert not ok and msg == "max abs difference 5.00e-01"
