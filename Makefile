@@ -16,6 +16,8 @@ STAMP := $(ENV_DIR)/.coursekit-installed
 # JupyterLab refuses to run as root unless told to (CI machines and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# `make test SEED=1` / `make nbval SEED=1`: the notebooks with another seed (ck.setup reads COURSEKIT_SEED).
+SEED_ENV := $(if $(SEED),COURSEKIT_SEED=$(SEED) ,)
 
 .PHONY: help env lab test unit lint nbval execute reproduce bench clean distclean doctor
 
@@ -23,6 +25,7 @@ help:
 	@echo "make lab      create the environment if needed and open JupyterLab on notebooks/"
 	@echo "make test     create the environment if needed; lint, unit tests + every notebook (fast profile)"
 	@echo "make unit     unit tests without the slow ones (kernel runs, tiny pretrain round trips)"
+	@echo "make nbval    every notebook in the fast profile (SEED=1: with another seed; NB=...: one notebook)"
 	@echo "make lint     ruff over coursekit/, tests/, benchmarks/, scripts/ (zero findings expected)"
 	@echo "make execute  re-run every notebook in the default profile, saving outputs in place (timed)"
 	@echo "make reproduce  remake the committed results of the heavy studies (full profile)"
@@ -56,7 +59,7 @@ lint: env
 
 test: env lint
 	@start=$$(date +%s); status=0; \
-	COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests $(NOTEBOOKS) --nbval-lax \
+	$(SEED_ENV)COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests $(NOTEBOOKS) --nbval-lax \
 	  --nbval-cell-timeout=600 -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
 	echo ">> make test: wall time $$(( $$(date +%s) - start )) s (after the install step)"; \
 	exit $$status
@@ -64,14 +67,15 @@ test: env lint
 unit: env
 	COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
+# SEED=1 runs every notebook with another seed (COURSEKIT_SEED): checked outputs must not change.
 nbval: env
-	COURSEKIT_FAST=1 "$(PY)" -m pytest $(or $(NB),$(NOTEBOOKS)) --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
+	$(SEED_ENV)COURSEKIT_FAST=1 MPLBACKEND=Agg "$(PY)" -m pytest $(or $(NB),$(NOTEBOOKS)) --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
 
 # Default (student) profile; NB=notebooks/01_autoencoders.ipynb runs one notebook.
 # One run per notebook gives both the committed outputs and its timing (wall, slowest cell,
 # kernel CPU, load; benchmarks/bench_notebooks.py refuses a verdict on a loaded machine).
 execute: env
-	"$(PY)" benchmarks/bench_notebooks.py --inplace --json build/notebook_times.json \
+	"$(PY)" benchmarks/bench_notebooks.py --inplace --record --json build/notebook_times.json \
 	  $(or $(NB),$(NOTEBOOKS))
 
 # The heavy studies at full size: data/results/*.json with provenance (minutes each).

@@ -13,6 +13,11 @@ laptop: when the load before a run is above 0.5 per core, or other processes use
 average after a run counts the notebook itself), the verdict is refused and the row is marked
 "LOADED". With ``--inplace`` the executed notebook is saved over the original (what
 `make execute` does), so the committed outputs and the timing come from one run.
+
+With ``--record`` (and only for rows that are not LOADED) the measurement becomes what the
+bundle states: ``data/results/notebook_times.json``, the "Run time" line of each notebook's
+opening cell, and the README's table between ``<!-- notebook-times -->`` markers
+(tests/scripts/test_notebook_times.py checks the three agree).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import platform
 import psutil
 from nbclient import NotebookClient
 
@@ -35,6 +41,14 @@ CELL_BUDGET_S = 30.0
 MAX_LOAD_PER_CORE = 0.5
 #: Above this share of each core used by other processes during a run, ditto.
 MAX_FOREIGN_PER_CORE = 0.25
+#: Where --record keeps the idle-machine measurements the bundle states.
+TIMES_JSON = ROOT / "data" / "results" / "notebook_times.json"
+README = ROOT / "README.md"
+RUN_TIME_PREFIX = "*Run time:"
+MARKERS = ("<!-- notebook-times -->", "<!-- /notebook-times -->")
+#: The committed full-profile study each notebook loads (its CPU-s is the "full" column).
+STUDY_OF = {"02_vae": "vae_iwae", "03_gan": "gan_ring", "04_diffusion": "ddpm_samplers",
+            "05_compare": "compare_models"}
 
 
 def busy_cpu_s() -> float:
@@ -105,6 +119,85 @@ def run_notebook(path: Path, profile: str, timeout: int = 600, inplace: bool = F
             "cell_ratio": slowest["wall_s"] / CELL_BUDGET_S, "cells": cells}
 
 
+def run_time_line(rec: dict) -> str:
+    """The sentence an opening cell carries (rounded: a laptop differs by more than 5 s)."""
+    return (f"{RUN_TIME_PREFIX} about {rec['wall_s']:.0f} s in the default profile (slowest cell "
+            f"{rec['slowest_cell_s']:.0f} s), measured {rec['date']} on an idle "
+            f"{rec['cores']}-core CPU by `benchmarks/bench_notebooks.py`.*")
+
+
+def opening_cell(nb) -> nbformat.NotebookNode:
+    """The first markdown cell (the title)."""
+    return next(c for c in nb.cells if c.cell_type == "markdown")
+
+
+def set_run_time_line(path: Path, rec: dict) -> None:
+    """Replace (or append) the "Run time" line of the notebook's opening cell."""
+    nb = nbformat.read(str(path), as_version=4)
+    cell = opening_cell(nb)
+    lines = [ln for ln in cell.source.splitlines() if not ln.startswith(RUN_TIME_PREFIX)]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    cell.source = "\n".join([*lines, "", run_time_line(rec)])
+    nbformat.write(nb, str(path))
+
+
+def full_cpu_s(stem: str) -> float | None:
+    """CPU seconds of the full-profile study the notebook loads (from its provenance)."""
+    study = STUDY_OF.get(stem)
+    path = ROOT / "data" / "results" / f"{study}.json"
+    if not study or not path.exists():
+        return None
+    return float(json.loads(path.read_text())["provenance"]["cpu_seconds"])
+
+
+def readme_table(times: dict) -> str:
+    lines = ["| notebook | default profile (wall) | slowest cell | kernel CPU | load/core before | "
+             "others' use of each core | measured | full-profile study it loads |",
+             "|---|---|---|---|---|---|---|---|"]
+    for stem, r in sorted(times.items()):
+        full = full_cpu_s(stem)
+        study = (f"`{STUDY_OF[stem]}`: {full:,.0f} CPU-s (1 thread)" if full is not None
+                 else "—")
+        lines.append(f"| `{stem}` | {r['wall_s']:.0f} s | #{r['slowest_cell_index']}: "
+                     f"{r['slowest_cell_s']:.0f} s | {r['kernel_cpu_s']:.0f} s | "
+                     f"{r['load_per_core_before']:.2f} | {r['foreign_per_core']:.2f} | {r['date']} | "
+                     f"{study} |")
+    return "\n".join(lines)
+
+
+def set_readme_table(times: dict) -> None:
+    text = README.read_text()
+    start, end = (text.index(m) for m in MARKERS)
+    README.write_text(text[:start + len(MARKERS[0])] + "\n" + readme_table(times) + "\n"
+                      + text[end:])
+
+
+def record(rows: list[dict], paths: list[Path]) -> None:
+    """Keep the rows measured on an idle machine as the bundle's stated times."""
+    times = json.loads(TIMES_JSON.read_text()) if TIMES_JSON.exists() else {}
+    import torch
+
+    for row, path in zip(rows, paths):
+        if row["loaded"]:
+            print(f"{path.name}: LOADED, not recorded (the stated time stays "
+                  f"{times.get(path.stem, {}).get('wall_s', 'unmeasured')})")
+            continue
+        times[path.stem] = {
+            "wall_s": round(row["wall_s"], 1), "slowest_cell_s": round(row["slowest_cell"]["wall_s"], 1),
+            "slowest_cell_index": row["slowest_cell"]["index"],
+            "kernel_cpu_s": round(row["kernel_cpu_s"], 1),
+            "load_per_core_before": round(row["load_per_core_before"], 2),
+            "load_per_core_after": round(row["load_per_core_after"], 2),
+            "foreign_per_core": round(row["foreign_per_core"], 2),
+            "cores": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {platform.python_version()}, torch {torch.__version__}"}
+        set_run_time_line(path, times[path.stem])
+    TIMES_JSON.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    set_readme_table(times)
+    print(f"recorded in {TIMES_JSON.relative_to(ROOT)}, the opening cells and README.md")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -112,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     parser.add_argument("--inplace", action="store_true",
                         help="save the executed notebook over the original")
+    parser.add_argument("--record", action="store_true",
+                        help="idle rows become the stated times (json, opening cells, README)")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     print(f"{len(os.sched_getaffinity(0))} cores | profile {args.profile} | budget "
@@ -136,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if args.record:
+        if args.profile != "default":
+            print("--record keeps default-profile times only: nothing recorded")
+        else:
+            record(rows, paths)
     worst = max(max(r["notebook_ratio"], r["cell_ratio"]) for r in rows)
     if any(r["loaded"] for r in rows):
         print(f"worst ratio {worst:.2f} — NO VERDICT: the machine was loaded during some runs "

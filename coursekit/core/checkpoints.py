@@ -226,8 +226,9 @@ def pretrained(name: str, cfg: Config | None = None, directory: Path | str | Non
     if path.exists():
         loaded = load_pretrained_file(name, recipe.build(recipe.config), path)
         if verbose:
-            print(f"loaded pretrained {name!r} from {path.name} (trained {loaded.card['train_seconds']:.0f} s, "
-                  f"{loaded.card['parameters']:,} parameters)")
+            print(f"loaded pretrained {name!r} from {path.name} (training loop "
+                  f"{training_cpu_minutes(loaded.card):.1f} CPU-min, "
+                  f"{loaded.card['parameters']:,} parameters; card: {path.stem}.md)")
         return loaded
     if not train_if_missing:
         raise CheckpointError(f"{path} not found; make it with `python -m coursekit pretrain {name}`")

@@ -37,6 +37,7 @@ from ..core.config import Config
 from ..core.data import load_mnist
 from ..core.results import STUDIES, Study
 from ..metrics import REFERENCE_SEED, evaluate_samples, reference
+from ..metrics.classifier import N_FEATURES
 from .compare import load_for_comparison, model_scores
 
 #: The models of the table, in the notebook's order (ldm: the DDPM in the ae's code space).
@@ -310,15 +311,21 @@ def format_spread(result: dict) -> str:
 
 def format_live(result: dict) -> str:
     """One line per model of a `measure` result (first seed), with the real-vs-real FD at the
-    same n next to every ratio."""
+    same n next to every ratio. With n ≤ the 128 feature dimensions the fitted covariances are
+    singular and the FD says little: it is left out and the line says why."""
     n, ref = result["n"], result["reference"]
-    lines = [f"measured now, n = {n} (real-vs-real FD at n = {n}: {ref['fd']:.2f}; the ratios "
-             f"below divide by it and compare only with ratios at n = {n}):"]
+    if n > N_FEATURES:
+        lines = [f"measured now, n = {n} (real-vs-real FD at n = {n}: {ref['fd']:.2f}; the ratios "
+                 f"below divide by it and compare only with ratios at n = {n}):"]
+    else:
+        lines = [f"measured now, n = {n}: no FD — with n ≤ {N_FEATURES} (the feature dimensions) "
+                 f"the fitted covariances are singular; the FD is in the loaded table (n = 1000):"]
     for name, m in result["models"].items():
         s = {k: v[0] for k, v in m["per_seed"].items()}
-        lines.append(f"  {name:5s} seed {m['seeds'][0]}: FD {s['fd']:7.2f} = {s['fd_ratio']:5.1f}× "
-                     f"real-vs-real | {s['coverage']:.0f}/10 digits | precision "
-                     f"{s['precision']:.2f}, recall {s['recall']:.2f} | "
+        fd = (f"FD {s['fd']:7.2f} = {s['fd_ratio']:5.1f}× real-vs-real | " if n > N_FEATURES
+              else "")
+        lines.append(f"  {name:5s} seed {m['seeds'][0]}: {fd}{s['coverage']:.0f}/10 digits | "
+                     f"precision {s['precision']:.2f}, recall {s['recall']:.2f} | "
                      f"{_ms(s['cpu_sec_per_sample'])} CPU-ms per sample")
     return "\n".join(lines)
 

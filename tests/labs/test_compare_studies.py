@@ -101,6 +101,14 @@ def test_tables_show_median_and_range_and_the_reference_at_the_same_n():
     assert "real-vs-real FD at n = 1000: 5.00" in S.format_live(live)
 
 
+def test_live_line_leaves_out_the_fd_when_n_does_not_exceed_the_feature_dimensions():
+    """With n ≤ 128 samples the 128-dim covariances are singular: no FD, and the line says why."""
+    entry = _entry({k: v[:1] for k, v in _metrics((19.5,), (0.9,), (0.8,)).items()}, seeds=(0,))
+    small = S.format_live(_result({"ddpm": entry}, n=100))
+    assert "no FD" in small and "singular" in small and "×" not in small
+    assert "precision 0.90" in small
+
+
 def _committed():
     path = R.result_path("compare_models")
     if not path.exists():

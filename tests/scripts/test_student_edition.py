@@ -322,3 +322,60 @@ def test_student_edition_exercises_run_and_checks_say_not_attempted(path):
     outputs = "".join(text_of_outputs(c) for c in student.cells)
     leaked = [ln for ln in distinctive_lines(nb) if ln in outputs]
     assert not leaked, f"solution text printed by the student edition: {leaked[:5]}"
+
+
+# ----------------------------------------------------------------------------- answers before checks
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def answer_key_leaks(nb) -> tuple[list[str], int]:
+    """(problems, keys scanned): each solution cell's metadata ``answer_keys`` names the
+    expressions that are its answer; none may appear (whitespace-insensitive) in the source of a
+    non-solution cell before the exercise's check cell (the first check after the solution)."""
+    problems, scanned = [], 0
+    for i, cell in enumerate(nb.cells):
+        if "solution" not in nbtools.tags(cell):
+            continue
+        check_at = next((j for j in range(i + 1, len(nb.cells))
+                         if nbtools.is_check_cell(nb.cells[j])), len(nb.cells))
+        for key in cell.metadata.get("answer_keys", []):
+            scanned += 1
+            for j in range(check_at):
+                other = nb.cells[j]
+                if "solution" not in nbtools.tags(other) and _squeezed(key) in _squeezed(other.source):
+                    problems.append(f"cell {j} shows {key!r}, the answer of solution cell {i}, "
+                                    f"before its check (cell {check_at})")
+    return problems, scanned
+
+
+def test_the_answer_key_scan_finds_an_answer_shown_before_its_check():
+    nb = tiny_course_notebook()
+    nb.cells[4].metadata["answer_keys"] = ["2 * x"]
+    assert answer_key_leaks(nb) == ([], 1)
+    nb.cells[2].source += "\nHint: the answer is `2*x`."  # the exercise text gives it away
+    problems, _ = answer_key_leaks(nb)
+    assert problems and "cell 2" in problems[0]
+    nb.cells[2].source = "### Exercise"
+    nb.cells.append(nbformat.v4.new_markdown_cell("As the check showed, 2 * x doubles."))
+    assert answer_key_leaks(nb) == ([], 1), "after the check the answer may be discussed"
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_no_answer_is_shown_before_its_check(path):
+    nb = nbformat.read(str(path), as_version=4)
+    problems, scanned = answer_key_leaks(nb)
+    assert scanned, f"{path.name}: no solution cell lists its answer_keys"
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_every_check_cell_checks_the_students_work(path):
+    """`ck.exercises.check` prints ✓/✗ as an exercise verdict: a cell the student cannot influence
+    (it uses no answer of an exercise cell) is a demonstration and must not use it."""
+    nb = nbformat.read(str(path), as_version=4)
+    student = nbtools.student_edition(nb)
+    checks = [c for c in student.cells if nbtools.is_check_cell(c)]
+    demos = [student.cells.index(c) for c in checks if c not in exercise_checks(student)]
+    assert not demos, (f"{path.name}: student-edition cells {demos} call ck.exercises.check "
+                       f"without using any exercise's answer")
