@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-import platform
 import psutil
 from nbclient import NotebookClient
 

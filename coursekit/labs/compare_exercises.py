@@ -46,7 +46,7 @@ def verify_frechet_1d(got: Sequence[float]) -> tuple[bool, str]:
     ok, detail = close(values, expected_values(), rtol=1e-4, atol=1e-6)
     if ok:
         return True, detail
-    for name, (formula, hint) in SLIPS.items():
+    for formula, hint in SLIPS.values():
         if close(values, [formula(*c) for c in CASES], rtol=1e-4, atol=1e-6)[0]:
             return False, hint
     worst = max(range(len(CASES)), key=lambda i: abs(values[i] - expected_values()[i]))

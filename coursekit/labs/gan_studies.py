@@ -15,7 +15,10 @@ rates of ``noise_anneal`` (3e-3 decaying to 1e-5 along a cosine) without its ins
 which separates the two changes that ``noise_anneal`` makes to ``vanilla``.
 
 Also here, for the notebook: `train_ring_config` (the live runs), `ring_record` (live `RingRun`s
-→ the same JSON shape), `ring_agrees`, `format_ring`, `plot_ring_finals`, `plot_ring_curves`.
+→ the same JSON shape), `ring_agrees`, `format_ring`, `plot_ring_finals`, `plot_ring_curves`,
+and the comparisons its text is rendered from: `compare_seeds` (higher / lower / not
+distinguishable, from the per-seed ranges), `spread` (mean ± std and range as text),
+`first_step_all_covered`, `what_the_runs_separate`.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import matplotlib.pyplot as plt
 from ..core.config import Config
 from ..core.results import STUDIES, Study
 from .gan_ring import (
+    PERFECT_HQ,
     RING,
     RING_CONFIGS,
     RingConfig,
@@ -156,6 +160,69 @@ def format_ring(result: dict) -> str:
     return "\n".join(lines)
 
 
+def spread(values: list[float], unit: str = "", digits: int = 1) -> str:
+    """Per-seed values as text: "mean ± std (range lo–hi, n seeds)"; one value: just it."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}{unit} (1 seed)"
+    m = sum(values) / len(values)
+    return (f"{m:.{digits}f} ± {_std(values):.{digits}f}{unit} (range {min(values):.{digits}f}–"
+            f"{max(values):.{digits}f}, {len(values)} seeds)")
+
+
+def compare_seeds(a: list[float], b: list[float]) -> str:
+    """Per-seed values of A against B: "higher" / "lower" when the two ranges do not overlap,
+    "the same on every seed" when all are equal, else "not distinguishable (ranges overlap)".
+    With 3 seeds per side this is a rough verdict: a fourth seed could fall outside a range."""
+    if min(a) == max(a) == min(b) == max(b):
+        return "the same on every seed"
+    if min(a) > max(b):
+        return "higher"
+    if max(a) < min(b):
+        return "lower"
+    return "not distinguishable (ranges overlap)"
+
+
+def first_step_all_covered(curve: dict, n_modes: int = 8) -> int | None:
+    """The first snapshot step from which all modes stay covered to the end (None: never)."""
+    steps = [s for k, s in enumerate(curve["step"])
+             if all(m == n_modes for m in curve["modes"][k:])]
+    return steps[0] if steps else None
+
+
+def what_the_runs_separate(result: dict) -> str:
+    """Markdown: what `vanilla`, `cosine_lr` and `noise_anneal` of a ring record separate,
+    each comparison computed from the per-seed numbers (`compare_seeds`), and what they do not
+    test. `result`: ``load_result("gan_ring")`` or `ring_record` output with those three."""
+    c = result["configs"]
+    van, sched, noisy = c["vanilla"], c["cosine_lr"], c["noise_anneal"]
+    n = len(sched["seeds"])
+
+    def verdict(x: list[float], y: list[float], xn: str, yn: str, more: str, less: str) -> str:
+        v = compare_seeds(x, y)
+        return {"higher": f"{more} for {xn} than for {yn}",
+                "lower": f"{less} for {xn} than for {yn}"}.get(v, v)
+
+    def row(x: dict, y: dict, xn: str, yn: str) -> str:
+        modes = [", ".join(str(m) for m in r["modes"]) for r in (x, y)]
+        return (f"modes covered per seed {modes[0]} vs {modes[1]} — "
+                f"{verdict(x['modes'], y['modes'], xn, yn, 'more', 'fewer')}; "
+                f"% HQ {spread(x['hq'])} vs {spread(y['hq'])} — "
+                f"{verdict(x['hq'], y['hq'], xn, yn, 'higher', 'lower')}")
+
+    return (
+        f"* **The schedule** (`cosine_lr` vs `vanilla`: only the learning rates differ — "
+        f"{sched['config']['lr']:g} decaying to {sched['config']['lr_final']:g} along a cosine, "
+        f"against a constant {van['config']['lr']:g}): {row(sched, van, '`cosine_lr`', '`vanilla`')}.\n"
+        f"* **The noise, on top of the schedule** (`noise_anneal` vs `cosine_lr`: only the "
+        f"instance noise differs, σ = {noisy['config']['noise']:g} → 0): "
+        f"{row(noisy, sched, '`noise_anneal`', '`cosine_lr`')}.\n"
+        f"* **Not separated by these runs**: whether the noise *alone* (with `vanilla`'s constant "
+        f"learning rates) would help — no run has it; and which part of the schedule matters, "
+        f"the larger start or the decay — `cosine_lr` changes both. With {n} seed(s) per "
+        f"configuration, \"higher\" or \"lower\" means that the seeds' ranges do not overlap; "
+        f"a fourth seed could still fall inside the other range.")
+
+
 def plot_ring_finals(result: dict, title: str):
     """Modes covered and % HQ at the end of training, one dot per seed, bar = mean over seeds."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.3))
@@ -171,7 +238,8 @@ def plot_ring_finals(result: dict, title: str):
         ax.set_ylim(0, top)
         ax.set_ylabel(label)
         ax.tick_params(axis="x", labelsize=8)
-    axes[1].axhline(90, color="tab:red", ls="--", lw=1, label="90 %")
+    axes[1].axhline(PERFECT_HQ, color="tab:red", ls="--", lw=1,
+                    label=f"perfect generator ({PERFECT_HQ:.1f} %)")
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()

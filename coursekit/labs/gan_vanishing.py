@@ -24,7 +24,7 @@ from ..models.gan import (
     discriminator_loss,
     generator_loss,
 )
-from .gan_ring import ring_sampler
+from .gan_ring import one_thread, ring_sampler
 
 
 class LinearGenerator(nn.Module):
@@ -63,13 +63,14 @@ def generator_grad_norm(G: nn.Module, D: nn.Module, z: torch.Tensor, kind: str) 
 
 
 def _gradient_stats(G: nn.Module, D: nn.Module, z_batches: list[torch.Tensor],
-                    kind: str) -> tuple[float, float]:
-    """(mean gradient norm over the z-batches, mean cosine between consecutive batches)."""
+                    kind: str) -> tuple[float, float, float, float]:
+    """(mean gradient norm over the z-batches, mean cosine between consecutive batches,
+    smallest and largest norm of one batch)."""
     grads = torch.stack([_flat_grad(G, D, z, kind) for z in z_batches])  # (n_batches, P)
     norms = grads.norm(dim=1)
     unit = grads / norms.clamp_min(1e-300)[:, None]
     cos = (unit[:-1] * unit[1:]).sum(1)                         # consecutive batch pairs
-    return norms.mean().item(), cos.mean().item()
+    return norms.mean().item(), cos.mean().item(), norms.min().item(), norms.max().item()
 
 
 def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None,
@@ -84,8 +85,17 @@ def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None
     z-batches (1 = the same direction every batch; near 0 = erratic). ``model.D`` trains in
     place with ``ck.train`` on `discriminator_loss` (its fakes are drawn from torch's global
     generator); Gen's parameters are never updated. Returns lists keyed "step", "d_acc",
-    "d_fake" (mean D(G(z))), "grad_<kind>", "cos_<kind>" for kind in GEN_LOSSES.
+    "d_fake" (mean D(G(z))), "grad_<kind>", "cos_<kind>", and "gradmin_<kind>" /
+    "gradmax_<kind>" (the smallest / largest norm of one z-batch) for kind in GEN_LOSSES. Runs with one
+    intra-op thread (`coursekit.labs.gan_ring.one_thread`).
     """
+    with one_thread():
+        return _sweep(model, real_sampler, d_steps, n_points, lr, batch_size, n_batches, n_eval,
+                      seed)
+
+
+def _sweep(model, real_sampler, d_steps, n_points, lr, batch_size, n_batches, n_eval,
+           seed) -> dict[str, list[float]]:
     real_sampler = real_sampler or ring_sampler
     if d_steps < 1 or n_points < 2:
         raise ValueError(f"need d_steps ≥ 1 and n_points ≥ 2, got {d_steps}, {n_points}")
@@ -97,7 +107,8 @@ def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None
     log_marks = torch.logspace(0, math.log10(d_steps), n_points - 1).round().long().tolist()
     marks = sorted({0, *log_marks})
     out: dict[str, list[float]] = {k: [] for k in ("step", "d_acc", "d_fake")}
-    out.update({f"{s}_{kind}": [] for s in ("grad", "cos") for kind in GEN_LOSSES})
+    out.update({f"{s}_{kind}": [] for s in ("grad", "cos", "gradmin", "gradmax")
+                for kind in GEN_LOSSES})
 
     def measure(step: int) -> None:
         with torch.no_grad():
@@ -106,9 +117,11 @@ def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None
         out["d_acc"].append(discriminator_accuracy(d_real, d_fake))
         out["d_fake"].append(torch.sigmoid(d_fake).mean().item())
         for kind in GEN_LOSSES:
-            norm, cos = _gradient_stats(G, D, z_batches, kind)
+            norm, cos, low, high = _gradient_stats(G, D, z_batches, kind)
             out[f"grad_{kind}"].append(norm)
             out[f"cos_{kind}"].append(cos)
+            out[f"gradmin_{kind}"].append(low)
+            out[f"gradmax_{kind}"].append(high)
 
     def disc_loss(D_: nn.Module, x_real: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -125,6 +138,24 @@ def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None
         D.train()
         measure(done)
     return out
+
+
+def sweep_summary(out: dict[str, list[float]]) -> dict:
+    """The numbers notebook 03's takeaway is rendered from, for one sweep: Disc's final
+    accuracy and mean D(G(z)); per loss the norm at step 0, at its peak and at the end; the
+    non-saturating / saturating ratio at step 0 and at the end, and whether the end norms are
+    apart on every z-batch (smallest non-saturating batch norm above the largest saturating
+    one); the final cosines; Disc's accuracy when the saturating cosine first drops below 1/2
+    (None: it never does)."""
+    sat, non = out["grad_saturating"], out["grad_nonsaturating"]
+    below = [i for i, c in enumerate(out["cos_saturating"]) if c < 0.5]
+    return {"steps": out["step"][-1], "d_acc": out["d_acc"][-1], "d_fake": out["d_fake"][-1],
+            "sat_start": sat[0], "sat_peak": max(sat), "sat_end": sat[-1],
+            "non_start": non[0], "non_end": non[-1],
+            "ratio_start": non[0] / sat[0], "ratio_end": non[-1] / sat[-1],
+            "apart_end": out["gradmin_nonsaturating"][-1] > out["gradmax_saturating"][-1],
+            "cos_sat_end": out["cos_saturating"][-1], "cos_non_end": out["cos_nonsaturating"][-1],
+            "acc_when_erratic": out["d_acc"][below[0]] if below else None}
 
 
 def plot_vanishing(sweeps: dict[str, dict]):

@@ -157,3 +157,79 @@ def test_snapshot_grids_one_row_per_step():
     grids = torch.randint(0, 256, (3, 16, 1, 28, 28), dtype=torch.uint8)
     fig = gan_mnist.plot_snapshot_grids([0, 10, 20], grids, n=8)
     assert len(fig.axes) == 3
+
+
+# ----------------------------------------------------------------------------- one thread
+def test_toy_training_runs_on_one_thread_and_restores_the_setting():
+    before = torch.get_num_threads()
+    with gan_ring.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), gan_ring.one_thread():
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_perfect_generator_hq_is_the_2d_gaussian_mass_within_3_std():
+    assert gan_ring.PERFECT_HQ == pytest.approx(98.89, abs=0.01)
+
+
+# ----------------------------------------------------------------------------- demonstrations
+def test_disc_separates_disjoint_circles_although_the_fakes_are_close():
+    torch.manual_seed(0)
+    out = gan_optimal.train_discriminator(gan.MLPDiscriminator(hidden=64, depth=3),
+                                          gan_optimal.circle_sampler(1.0),
+                                          gan_optimal.circle_sampler(1.05), steps=200,
+                                          n_eval=2000)
+    assert out["accuracy"] > 0.9                                      # a near-perfect Disc exists
+    x = gan_optimal.circle_sampler(1.05)(100, torch.Generator().manual_seed(0))
+    assert torch.allclose(x.norm(dim=1), torch.full((100,), 1.05))
+
+
+def test_disc_memorises_a_finite_training_set_but_is_at_chance_on_fresh_points():
+    g = torch.Generator().manual_seed(3)
+    points = torch.randn(16, 2, generator=g)
+    sample = gan_optimal.finite_sampler(points)
+    assert all((row == points).all(1).any() for row in sample(50, g))   # only the 16 points
+
+    def gaussian(n, generator=None):
+        return torch.randn(n, 2, generator=generator)
+
+    torch.manual_seed(0)
+    D = gan.MLPDiscriminator(hidden=64, depth=3)
+    memo = gan_optimal.train_discriminator(D, sample, gaussian, steps=300, n_eval=4000)
+    fresh = gan_optimal.evaluate_discriminator(D, gaussian, gaussian, n_eval=4000)
+    assert memo["accuracy"] > fresh["accuracy"] + 0.1
+    assert abs(fresh["accuracy"] - 0.5) < 4 * fresh["accuracy_se"] + 0.01
+
+
+def test_evaluate_discriminator_loss_is_log_2_for_a_coin_flip():
+    class Zero(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x))
+
+    out = gan_optimal.evaluate_discriminator(Zero(), gan_ring.ring_sampler,
+                                             gan_ring.ring_sampler, n_eval=1000)
+    assert out["loss"] == pytest.approx(math.log(2))
+    assert out["d_min"] == out["d_max"] == 0.5
+
+    class FirstCoordinate(torch.nn.Module):                           # right half = "real"
+        def forward(self, x):
+            return x[:, 0]
+
+    half = gan_optimal.evaluate_discriminator(FirstCoordinate(), gan_ring.ring_sampler,
+                                              gan_ring.ring_sampler, n_eval=1000)
+    assert abs(half["accuracy"] - 0.5) < 0.05                         # any function: 50 % expected
+    assert half["accuracy_se"] == pytest.approx(math.sqrt(0.25 / 2000), rel=0.05)
+
+
+def test_sweep_summary_reads_the_sweep_and_per_batch_ranges():
+    model = gan.ToyGAN(z_dim=2, hidden=16, depth=2)
+    out = gan_vanishing.vanishing_gradient_sweep(model, d_steps=40, n_points=3, batch_size=64,
+                                                 n_batches=3, n_eval=256, lr=1e-2)
+    for kind in ("saturating", "nonsaturating"):
+        assert all(lo <= m <= hi for lo, m, hi in zip(out[f"gradmin_{kind}"], out[f"grad_{kind}"],
+                                                      out[f"gradmax_{kind}"]))
+    s = gan_vanishing.sweep_summary(out)
+    assert s["steps"] == 40 and s["sat_peak"] >= s["sat_end"]
+    assert s["ratio_end"] == pytest.approx(out["grad_nonsaturating"][-1] / out["grad_saturating"][-1])

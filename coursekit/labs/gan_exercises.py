@@ -1,0 +1,94 @@
+"""Notebook 03's exercise "Could Disc be very good when Gen is good?": the verifier of the
+student's optimal discriminator.
+
+`optimal_discriminator_values(fn)` evaluates the student's ``fn(p_data, p_g)`` at the probe
+densities `PROBES` (equal densities, one of them zero, densities above 1, ...);
+`check_optimal_discriminator(values)` compares the result with the minimiser of Disc's
+expected loss and, for the usual slips, says which slip it looks like.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+#: (p_data(x), p_g(x)) at probe points x: equal densities (Gen perfect there), one density zero
+#: (disjoint supports there), densities above 1 (a density is not a probability), general ones.
+PROBES: tuple[tuple[float, float], ...] = (
+    (0.10, 0.30), (0.40, 0.40), (1.00, 0.10), (2.50, 2.50), (3.00, 0.50),
+    (0.20, 0.00), (0.00, 0.70), (0.05, 1.60), (1.20, 0.90), (0.60, 2.40))
+
+
+def probe_densities() -> tuple[torch.Tensor, torch.Tensor]:
+    """The probe densities as two float64 tensors (p_data, p_g), shape (len(PROBES),)."""
+    p = torch.tensor(PROBES, dtype=torch.float64)                # (K, 2)
+    return p[:, 0].clone(), p[:, 1].clone()
+
+
+def _reference(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
+    # argmin over D of −p_data log D − p_g log(1 − D), point by point
+    return p_data / (p_data + p_g)
+
+
+def optimal_discriminator_values(fn: Callable) -> torch.Tensor | None:
+    """The student's ``fn(p_data, p_g)`` at `PROBES` (fresh tensors, so an in-place edit of
+    the inputs cannot change the verdict), as float64; None when fn returned None."""
+    p_data, p_g = probe_densities()
+    got = fn(p_data, p_g)
+    if got is None:
+        return None
+    return torch.as_tensor(got, dtype=torch.float64).detach()
+
+
+def _matches(got: torch.Tensor, candidate: torch.Tensor) -> bool:
+    finite = torch.isfinite(candidate)
+    return (got.shape == candidate.shape and bool(finite.any())
+            and bool((torch.isfinite(got) == finite).all())
+            and torch.allclose(got[finite], candidate[finite], rtol=1e-4, atol=1e-6))
+
+
+def check_optimal_discriminator(got: torch.Tensor) -> tuple[bool, str]:
+    """Verifier: does `got` (see `optimal_discriminator_values`) minimise Disc's expected loss
+    ½ E_data[−log D] + ½ E_g[−log(1 − D)] at every probe point? (passed, message); a wrong
+    answer's message names the slip it looks like."""
+    p_data, p_g = probe_densities()
+    expected = _reference(p_data, p_g)
+    if got.shape != expected.shape:
+        return False, (f"got shape {tuple(got.shape)} for inputs of shape {tuple(p_data.shape)}: "
+                       f"D*(x) is one number per point x, computed element-wise (no sum or mean)")
+    slips = [
+        (p_g / (p_data + p_g), "this is 1 − D*: the probability that x is FAKE. D(x) is "
+         "Disc's probability that x is real, the term weighted by p_data"),
+        (p_data / p_g, "the likelihood ratio p_data/p_g is not a probability (above 1, "
+         "infinite where p_g = 0): minimise −a log D − b log(1 − D) over D in (0, 1)"),
+        (torch.log(p_data / p_g), "that is the optimal logit log(p_data/p_g), the log-odds "
+         "before the sigmoid: D = σ(logit) is a probability"),
+        (torch.full_like(p_data, 0.5), "a constant 1/2 is optimal only where p_g = p_data; "
+         "for a fixed, imperfect Gen the best D depends on x"),
+        (p_data, "a density is not a probability (it can exceed 1) and this ignores p_g: "
+         "D* must weigh p_data against p_g at each x"),
+        (1 - p_g, "p_g is a density, not a probability: 1 − p_g ignores p_data"),
+        (p_data / (p_data + p_g) / 2, "off by a factor 1/2: with real and fake equally "
+         "likely the two ½ weights cancel"),
+        (2 * p_data / (p_data + p_g), "off by a factor 2: with real and fake equally likely "
+         "the two ½ weights cancel"),
+        (torch.sigmoid(p_data - p_g), "σ of the difference of the densities is not the "
+         "minimiser; set the derivative of −a log D − b log(1 − D) to zero"),
+        (p_data / (p_data + p_g).sum(), "normalised over all points x: the minimisation is "
+         "point by point, so each x is normalised by its own p_data(x) + p_g(x)"),
+    ]
+    if torch.allclose(got, expected, rtol=1e-4, atol=1e-6):
+        return True, "within rtol 0.0001, atol 1e-06 at every probe point"
+    for candidate, why in slips:
+        if _matches(got, candidate):
+            return False, why
+    if not torch.isfinite(got).all():
+        i = int((~torch.isfinite(got)).nonzero()[0])
+        return False, (f"not finite at p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f}: where one "
+                       f"density is 0 the best D is still a number in [0, 1]")
+    if (got < 0).any() or (got > 1).any():
+        return False, "values outside [0, 1]: D(x) is a probability (that x is real)"
+    i = int((got - expected).abs().argmax())
+    return False, (f"at p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f} your D is {got[i]:.4f}, "
+                   f"which does not minimise −p_data·log D − p_g·log(1 − D) there: write the "
+                   f"loss as one integral over x and set the integrand's derivative in D to 0")
