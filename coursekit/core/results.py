@@ -44,6 +44,8 @@ class Study:
     run(cfg) -> dict: the measurement, sized by the profile (cfg.scale(default, fast, full)).
     agrees(small, full) -> (ok, why): whether a smaller run's result agrees with the full one
       within its stated error (tests check it on a fast run); None when no such check applies.
+    same: result keys whose values two runs must share to be compared at all (e.g. the sample
+      size n: FD ratios at different n are not comparable).
     """
 
     name: str
@@ -51,10 +53,33 @@ class Study:
     description: str
     notebook: str
     agrees: Callable[[dict, dict], tuple[bool, str]] | None = None
+    same: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
         return f"python -m coursekit reproduce {self.name}"
+
+    def check(self, small: dict, full: dict) -> tuple[bool | None, str]:
+        """(True | False, why) from `agrees`; (None, why) when the runs differ in a key of `same`
+        — nothing is checked then, and the reason says so (never a silent pass)."""
+        differ = [k for k in self.same if small.get(k) != full.get(k)]
+        if differ:
+            return None, ("not comparable, nothing checked: "
+                          + ", ".join(f"{k} = {small.get(k)} here, {full.get(k)} in the full study"
+                                      for k in differ))
+        if self.agrees is None:
+            return True, "no stated error to compare within"
+        return self.agrees(small, full)
+
+
+def paired(small: dict, full: dict, notes: list[str]):
+    """(name, small entry, full entry) for every entry of `small` that `full` also has; the
+    others get a note "NAME: not in the full study"."""
+    for name, entry in small.items():
+        if name not in full:
+            notes.append(f"{name}: not in the full study")
+            continue
+        yield name, entry, full[name]
 
 
 #: The studies: ``STUDIES.add(name, Study(...))`` in a lab module listed in STUDY_MODULES;
@@ -142,17 +167,14 @@ def schema(value: Any) -> Any:
         type(value).__name__)
 
 
-def agrees_with_committed(name: str, cfg: Config) -> tuple[bool, str]:
+def agrees_with_committed(name: str, cfg: Config) -> tuple[bool | None, str]:
     """Run study `name` in `cfg`'s profile and compare it with its committed full result: the
-    same schema, and the study's own `agrees` (a study without one: the schema alone)."""
-    study = STUDIES.get(name)
+    same schema, then `Study.check` (None: the runs are not comparable, nothing checked)."""
     committed = load_result(name, verbose=False)
     small = run_study(name, cfg)["results"]
     if schema(small) != schema(committed):
         return False, f"{name}: a {cfg.profile} run has another schema than the committed file"
-    if study.agrees is None:
-        return True, f"{name}: same schema (the study states no error to compare within)"
-    return study.agrees(small, committed)
+    return STUDIES.get(name).check(small, committed)
 
 
 def reproduce(name: str, profile: str = "full", seed: int = 0,

@@ -35,7 +35,7 @@ import torch
 from ..core.checkpoints import Pretrained, checkpoint_path
 from ..core.config import Config
 from ..core.data import load_mnist
-from ..core.results import STUDIES, Study
+from ..core.results import STUDIES, Study, paired
 from ..metrics import REFERENCE_SEED, evaluate_samples, reference
 from ..metrics.classifier import N_FEATURES
 from .compare import load_for_comparison, model_scores
@@ -185,7 +185,7 @@ def compare_agrees(small: dict, full: dict) -> tuple[bool, str]:
     """Does a smaller ``compare_models`` measurement agree with the full one?
 
     Only runs of the same n and DDIM steps are comparable (FD / real changes with n: never
-    compare ratios across n); otherwise nothing is checked and the reason says so. For each model
+    compare ratios across n): the study's `same` keys, checked first by `Study.check`. For each model
     in both runs with the same checkpoint (hash), each seed of `small` and each metric of
     `SPREAD`, the ELBO, the IWAE (same k only) and the reconstruction error: a seed that the full
     study also ran (for the slow model: with the same `slow_batch`) must give the same value
@@ -193,16 +193,8 @@ def compare_agrees(small: dict, full: dict) -> tuple[bool, str]:
     [min − w, max + w] (w: the range's width, at least `SLACK_FLOOR`; "in range"). A model
     of another checkpoint is not checked (note "other checkpoint").
     """
-    if (small["n"], small["ddim_steps"]) != (full["n"], full["ddim_steps"]):
-        return True, (f"not comparable: n = {small['n']}, DDIM-{small['ddim_steps']} here, "
-                      f"n = {full['n']}, DDIM-{full['ddim_steps']} in the full study "
-                      f"(nothing checked)")
     ok, notes = True, []
-    for name, s in small["models"].items():
-        f = full["models"].get(name)
-        if f is None:
-            notes.append(f"{name}: not in the full study")
-            continue
+    for name, s, f in paired(small["models"], full["models"], notes):
         if s["checkpoint"]["sha256"] != f["checkpoint"]["sha256"]:
             notes.append(f"{name}: other checkpoint than the full study's (not checked)")
             continue
@@ -418,7 +410,8 @@ STUDIES.add("compare_models", Study(
     "compare_models", run_compare,
     "Comparison table of notebook 05 at n = 1,000: every committed model, 3 sampling seeds "
     "each (median and range of FD / real, precision, recall, classes, KL), with reconstruction "
-    "error, ELBO, IWAE, CPU time per sample", "05", agrees=compare_agrees))
+    "error, ELBO, IWAE, CPU time per sample", "05", agrees=compare_agrees,
+    same=("n", "ddim_steps")))
 
 __all__ = ["STUDY_MODELS", "N_SAMPLES", "N_SEEDS", "DDIM_STEPS", "IWAE_K", "SPREAD", "measure",
            "run_compare", "compare_agrees", "changed_checkpoints", "format_spread", "format_live",

@@ -28,7 +28,7 @@ from dataclasses import asdict, replace
 import matplotlib.pyplot as plt
 
 from ..core.config import Config
-from ..core.results import STUDIES, Study
+from ..core.results import STUDIES, Study, paired
 from .gan_ring import (
     PERFECT_HQ,
     RING,
@@ -118,17 +118,11 @@ def ring_agrees(small: dict, full: dict) -> tuple[bool, str]:
     same numbers on the same machine: "equal"); if not (another machine's floating point can
     send a GAN elsewhere), or for a seed the full study did not run, modes covered must lie in
     the full seeds' [min, max] and % HQ in their [min, max] ± HQ_SLACK_PP ("in range").
-    Runs of another length are not comparable: nothing is checked and the reason says so.
+    Runs of another length are not comparable: the study's `same` key, checked first by
+    `Study.check` (use ``STUDIES.get("gan_ring").check``).
     """
-    if small["steps"] != full["steps"]:
-        return True, (f"not comparable: {small['steps']} steps here, {full['steps']} in the full "
-                      f"study (nothing checked)")
     ok, notes = True, []
-    for name, s in small["configs"].items():
-        f = full["configs"].get(name)
-        if f is None:
-            notes.append(f"{name}: not in the full study")
-            continue
+    for name, s, f in paired(small["configs"], full["configs"], notes):
         for seed, m, h in zip(s["seeds"], s["modes"], s["hq"]):
             if seed in f["seeds"]:
                 i = f["seeds"].index(seed)
@@ -262,4 +256,5 @@ STUDIES.add("gan_ring", Study(
     "gan_ring", run_ring,
     "ring of 8 Gaussians: modes covered and % HQ of slow_disc, vanilla, noise_anneal and the "
     "control cosine_lr (noise_anneal's learning rates without instance noise), seeds 0-2, "
-    "4,000 steps", "03", agrees=ring_agrees))
+    "4,000 steps", "03", agrees=ring_agrees,
+    same=("steps",)))
