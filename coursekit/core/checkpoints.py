@@ -146,7 +146,8 @@ def card_markdown(card: dict) -> str:
                 if 'md5' in card['data'] else "") + " |",
              f"| training time | {card['train_seconds']} s wall, "
              f"{card.get('train_cpu_seconds', float('nan'))} CPU-s (all threads) on "
-             f"{card['threads']} threads ({card['device']}, {card['machine']}) |",
+             f"{card['threads']} thread{'s' if card['threads'] != 1 else ''} "
+             f"({card['device']}, {card['machine']}) |",
              f"| parameters | {card['parameters']:,} |",
              f"| versions | coursekit {card['versions']['coursekit']}, torch "
              f"{card['versions']['torch']}, Python {card['versions']['python']} |",

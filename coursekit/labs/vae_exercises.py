@@ -1,49 +1,330 @@
-"""Notebook 02's exercise "what networks, what output layer": `check_architecture` verifies a
-student's encoder and decoder for the VAE of `coursekit.models.vae`."""
+"""Notebook 02's exercise checks (each a verifier for `ck.exercises.check`).
+
+* "which networks, which output layers" (section 6): `check_networks` / `check_architecture`
+  probe a student's encoder and decoder by what they compute — shapes, whether they are
+  nonlinear, which values their outputs can take — so any hidden activation passes;
+* "the gradient w.r.t. φ and θ" (section 5): `gradient_problem` sets up one image, its ε and
+  autograd's reference gradients of the ELBO estimate; `check_encoder_gradient` tests the
+  student's ∇ w.r.t. (μ, ln σ), `check_decoder_gradient` pushes the student's ∇ w.r.t. the
+  decoder's logits through the decoder and compares the resulting ∇_θ with autograd.
+
+A wrong answer gets a message naming the likely slip (sign, sum instead of mean, a missing
+term, ∂/∂p instead of ∂/∂l, …).
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..core.nn import ACTIVATIONS, D
-from ..models.vae import ImageBias, ToFeatureMap
+from ..core.nn import D
+from ..models.vae import VAE, ImageBias, ToFeatureMap, kl_closed_form, reparameterize
+from .exercises import close
 
-#: Layers that only move values around (no weights, no nonlinearity).
-RESHAPES = (nn.Flatten, nn.Unflatten, nn.PixelShuffle, ToFeatureMap)
-#: Output layers that are affine maps (unbounded outputs).
-AFFINE_OUTPUTS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+# ----------------------------------------------------------------------------- section 6
+#: Layers that only move values around or leave them unchanged (looked past to find the
+#: output layer).
+PASSTHROUGH = (nn.Flatten, nn.Unflatten, nn.PixelShuffle, nn.Identity, nn.Dropout, ToFeatureMap,
+               ImageBias)
+#: Output layers whose values are unbounded reals (a learned bias after them keeps them so).
+UNBOUNDED_OUTPUTS = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d,
+                     nn.ConvTranspose2d, nn.LeakyReLU, nn.PReLU)
+#: Output activations that confine every value to a range (shown in the messages).
+BOUNDED_OUTPUTS: dict[type[nn.Module], str] = {
+    nn.ReLU: "[0, ∞)", nn.ReLU6: "[0, 6]", nn.Softplus: "(0, ∞)", nn.Sigmoid: "(0, 1)",
+    nn.Hardsigmoid: "[0, 1]", nn.Tanh: "(−1, 1)", nn.Hardtanh: "[−1, 1]", nn.Softsign: "(−1, 1)",
+    nn.ELU: "(−1, ∞)", nn.CELU: "(−1, ∞)", nn.SELU: "(−1.76, ∞)", nn.GELU: "[−0.17, ∞)",
+    nn.SiLU: "[−0.28, ∞)", nn.Mish: "[−0.31, ∞)", nn.Hardswish: "[−0.375, ∞)",
+    nn.LogSigmoid: "(−∞, 0)", nn.Softmax: "(0, 1), summing to 1", nn.LogSoftmax: "(−∞, 0)"}
+N_PROBE = 64
 
 
-def _output_layer(net: nn.Module) -> nn.Module:
-    """The last layer with weights, looking past reshapes and a per-pixel bias."""
-    return [mod for mod in net.modules()
-            if not isinstance(mod, (nn.Sequential, *RESHAPES, ImageBias))][-1]
+def _output_layer(net: nn.Module) -> nn.Module | None:
+    """The last leaf module that computes something (reshapes and per-pixel biases skipped)."""
+    leaves = [mod for mod in net.modules() if not list(mod.children())]
+    leaves = [mod for mod in leaves if not isinstance(mod, PASSTHROUGH)]
+    return leaves[-1] if leaves else None
+
+
+def _is_affine(net: nn.Module, a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when net((a + b)/2) = (net(a) + net(b))/2 for every probe pair: no nonlinearity."""
+    fa, fb, fm = net(a), net(b), net((a + b) / 2)
+    scale = (fa - fb).abs().max().clamp_min(1e-12)
+    return bool(((fm - (fa + fb) / 2).abs().max() / scale) < 1e-4)
+
+
+def _call(net: nn.Module, x: torch.Tensor, name: str, what: str) -> tuple[torch.Tensor | None, str]:
+    try:
+        return net(x), ""
+    except Exception as e:  # a shape mismatch inside the student's network
+        return None, f"the {name} raised {type(e).__name__} on {what}: {str(e).splitlines()[0]}"
+
+
+def check_networks(nets, m: int) -> tuple[bool, str]:
+    """Verifier for ``make_networks(m)``: `nets` must be a pair (encoder, decoder)."""
+    if not (isinstance(nets, tuple | list) and len(nets) == 2
+            and all(isinstance(n, nn.Module) for n in nets)):
+        return False, (f"make_networks(m) must return a pair (encoder, decoder) of nn.Module, "
+                       f"got {type(nets).__name__}")
+    return check_architecture(nets[0], nets[1], m)
 
 
 def check_architecture(encoder: nn.Module, decoder: nn.Module, m: int) -> tuple[bool, str]:
     """Verifier of the exercise "what networks, what output layer" (used by the notebook).
 
-    Wants: encoder (N, 784) → (N, 2m) [μ and ln σ], decoder (N, m) → (N, 784) logits, both
-    with a linear (unbounded) output: ln σ and logits take any real value. The output layer is
-    the last Linear / Conv2d / ConvTranspose2d; reshapes (Flatten, PixelShuffle, …) and an
-    `ImageBias` after it keep the output affine. Returns (passed, message).
+    Wants: encoder (N, 784) → (N, 2m) [μ and ln σ side by side], decoder (N, m) → (N, 784)
+    [or (N, 1, 28, 28)], both nonlinear (any activation). Output layers:
+
+    * encoder: μ and ln σ are any real numbers, so the output must be unbounded (a linear
+      layer; a ReLU, softplus, sigmoid, tanh, ELU, … output is rejected);
+    * decoder: either logits (a linear output, what this notebook feeds to
+      `bernoulli_log_likelihood`) or Bernoulli means in (0, 1) through a sigmoid (the lecture's
+      Dec_θ(z) = p_θ(z) ∈ [0, 1]^d) — accepted, with a message that the loss must then be BCE
+      on probabilities. Other bounded outputs (ReLU, tanh, softmax, …) are rejected.
+
+    The networks are probed in eval mode with a private generator (the caller's RNG and the
+    networks' train/eval flags are left as they were). Returns (passed, message).
     """
-    g = torch.Generator().manual_seed(0)  # probe inputs; the caller's RNG is left alone
-    x = torch.rand(8, D, generator=g)  # (8, 784)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(N_PROBE, D, generator=g)  # (64, 784) intensities …
+    x[: N_PROBE // 2] = (x[: N_PROBE // 2] > 0.5).float()  # … half of them binary images
+    z = 2 * torch.randn(N_PROBE, m, generator=g)  # (64, m): codes around the prior
+    modes = [(net, net.training) for net in (encoder, decoder)]
+    try:
+        encoder.eval(), decoder.eval()
+        with torch.no_grad():
+            return _check_architecture(encoder, decoder, m, x, z)
+    finally:
+        for net, mode in modes:
+            net.train(mode)
+
+
+def _check_architecture(encoder, decoder, m, x, z) -> tuple[bool, str]:
+    # --- encoder: shape
+    h, err = _call(encoder, x, "encoder", f"flattened images of shape {tuple(x.shape)}")
+    if h is None:
+        if _call(encoder, x.reshape(-1, 1, 28, 28), "encoder", "")[0] is not None:
+            return False, ("the encoder wants images (N, 1, 28, 28), but the VAE feeds it flattened "
+                           "images (N, 784): start it with nn.Unflatten(1, (1, 28, 28))")
+        return False, err + f"; it must take flattened images (N, {D})"
+    if tuple(h.shape) != (N_PROBE, 2 * m):
+        found = tuple(h.shape)
+        hint = (" — only one of μ and ln σ: the encoder outputs both, side by side"
+                if found == (N_PROBE, m) else "")
+        return False, (f"the encoder maps {tuple(x.shape)} to {found}, expected "
+                       f"{(N_PROBE, 2 * m)}: μ and ln σ, m = {m} numbers each{hint}")
+    # --- decoder: shape
+    out, err = _call(decoder, z, "decoder", f"codes z of shape {tuple(z.shape)}")
+    if out is None:
+        return False, err + f"; the decoder takes one code z ∈ R^m per image (N, m = {m})"
+    if tuple(out.shape) not in ((N_PROBE, D), (N_PROBE, 1, 28, 28)):
+        return False, (f"the decoder maps {tuple(z.shape)} to {tuple(out.shape)}, expected "
+                       f"{(N_PROBE, D)}: one value per pixel of the 28×28 image")
+    out = out.reshape(N_PROBE, D)
+    # --- both: a nonlinearity somewhere
+    half = N_PROBE // 2
+    for name, net, probe in (("encoder", encoder, x), ("decoder", decoder, z)):
+        if _is_affine(net, probe[:half], probe[half:]):
+            return False, (f"the {name} has no nonlinearity: a stack of linear layers is one "
+                           f"linear map; put an activation (ELU, ReLU, tanh, …) between them")
+    # --- encoder output: μ and ln σ are unconstrained reals
+    last = _output_layer(encoder)
+    bounded = next((r for cls, r in BOUNDED_OUTPUTS.items() if isinstance(last, cls)), None)
+    lowest = {"μ": h[:, :m].min().item(), "ln σ": h[:, m:].min().item()}
+    if bounded is not None or min(lowest.values()) >= 0:
+        why = (f"ends in {type(last).__name__}, so its outputs lie in {bounded}" if bounded
+               else "never outputs a negative " + " or ".join(k for k, v in lowest.items() if v >= 0))
+        return False, (f"the encoder {why}: μ is a point anywhere in R^m and ln σ must be "
+                       f"negative for σ < 1 (a confident encoder). Give the encoder a linear "
+                       f"output layer; σ = exp(ln σ) is positive anyway")
+    # --- decoder output: logits (unbounded) or probabilities (sigmoid); the layer's type when it
+    # is a known activation, else what the outputs do on the probes
+    last = _output_layer(decoder)
+    enc_ok = f"encoder → 2m = {2 * m} unbounded outputs (μ, ln σ)"
+    lo, hi = out.min().item(), out.max().item()
+    in_unit = 0 <= lo and hi <= 1
+    known = next((cls for cls in BOUNDED_OUTPUTS if isinstance(last, cls)), None)
+    if isinstance(last, nn.Softmax) or (known is None and in_unit
+                                        and torch.allclose(out.sum(-1), torch.ones(len(out)))):
+        return False, ("the decoder's 784 outputs sum to 1 (a softmax): one categorical "
+                       "distribution over pixel positions; but each pixel is its own Bernoulli "
+                       "variable: use a linear output (logits) or an element-wise nn.Sigmoid")
+    if isinstance(last, nn.Hardsigmoid) or (known is None and in_unit
+                                            and ((out == 0) | (out == 1)).any()):
+        return False, ("the decoder's outputs reach exactly 0 or 1 (clipped), where ln p or "
+                       "ln(1 − p) is −∞; use a linear output (logits) or nn.Sigmoid")
+    if isinstance(last, nn.Sigmoid) or (known is None and in_unit):
+        return True, (f"{enc_ok}; decoder → 784 Bernoulli means in (0, 1), the lecture's "
+                      f"Dec_θ(z) = p_θ(z). Then the loss is BCE on probabilities, "
+                      f"F.binary_cross_entropy(p, x), not bernoulli_log_likelihood (which wants "
+                      f"logits); dropping the sigmoid and using logits (section 1) stays finite "
+                      f"where p rounds to 0 or 1")
+    if known is not None or lo >= 0:
+        rng = BOUNDED_OUTPUTS[known] if known else f"[{lo:.2g}, {hi:.2g}] on our probes"
+        return False, (f"the decoder's outputs lie in {rng} ({type(last).__name__} last): as "
+                       f"logits they cannot say 'this pixel is almost surely 0 or 1' (that needs "
+                       f"any real logit); as probabilities they leave [0, 1]. Use a linear output "
+                       f"(logits, this notebook) or nn.Sigmoid (probabilities)")
+    return True, f"{enc_ok}; decoder → 784 unbounded logits for bernoulli_log_likelihood"
+
+
+# ----------------------------------------------------------------------------- section 5
+@dataclass
+class GradientProblem:
+    """One image, its ε and autograd's gradients of the ELBO estimate of eqs. (13)–(14):
+
+    ELBO^(x) = 1/n_ε Σ_s ln p_θ(x | z_s) − KL(μ, σ),  z_s = μ + σ ε_s.
+
+    x (784,) in {0, 1}; eps, z, g (n_ε, m) with g_s = ∇_z ln p_θ(x|z) at z_s; mu, log_sigma
+    (m,); logits (n_ε, 784) = decoder logits at z_s; grad_mu, grad_log_sigma (m,) and grad_theta
+    (one tensor per decoder parameter) are autograd's ∇ of ELBO^(x).
+    """
+    model: VAE
+    x: torch.Tensor
+    eps: torch.Tensor
+    mu: torch.Tensor
+    log_sigma: torch.Tensor
+    z: torch.Tensor
+    g: torch.Tensor
+    logits: torch.Tensor
+    grad_mu: torch.Tensor
+    grad_log_sigma: torch.Tensor
+    grad_theta: list[torch.Tensor]
+
+    @property
+    def n_theta(self) -> int:
+        """Number of decoder parameters (the length of ∇_θ)."""
+        return sum(p.numel() for p in self.model.decoder.parameters())
+
+    def theta_gradient(self, grad_logits: torch.Tensor) -> list[torch.Tensor]:
+        """Backpropagate a gradient w.r.t. the logits (n_ε, 784) through the decoder to θ."""
+        logits = self.model._logits(self.z)  # (n_ε, 784), differentiable in θ
+        return list(torch.autograd.grad(logits, list(self.model.decoder.parameters()),
+                                        grad_outputs=grad_logits.to(logits.dtype)))
+
+
+def gradient_problem(model: VAE, x: torch.Tensor, eps: torch.Tensor) -> GradientProblem:
+    """Autograd's reference gradients of ELBO^(x) for one image x (1, 1, 28, 28) and ε (n_ε, m)."""
     with torch.no_grad():
-        h = encoder(x)
-        if tuple(h.shape) != (8, 2 * m):
-            return False, (f"encoder maps (8, 784) to {tuple(h.shape)}, expected (8, {2 * m}): "
-                           f"μ and ln σ, m = {m} each")
-        out = decoder(torch.randn(8, m, generator=g))  # (8, 784)
-        if tuple(out.shape) != (8, D):
-            return False, f"decoder maps (8, {m}) to {tuple(out.shape)}, expected (8, 784)"
-    for name, net in (("encoder", encoder), ("decoder", decoder)):
-        last = _output_layer(net)
-        if not isinstance(last, AFFINE_OUTPUTS):
-            return False, (f"the {name}'s last layer is {type(last).__name__}: μ, ln σ and the "
-                           f"logits are unconstrained reals, so the output layer must be linear "
-                           f"(the sigmoid lives inside BCEWithLogits)")
-        if not any(isinstance(mod, tuple(ACTIVATIONS.values())) for mod in net.modules()):
-            return False, f"the {name} has no nonlinearity: it would be a linear map"
-    return True, "linear output layers; encoder → (μ, ln σ), decoder → 784 logits"
+        mu, log_sigma = (t[0] for t in model.encode(x))  # (m,), (m,)
+    mu_leaf, log_sigma_leaf = mu.clone().requires_grad_(), log_sigma.clone().requires_grad_()
+    z = reparameterize(mu_leaf, log_sigma_leaf, eps)  # eq. (14) step 4.2: (n_ε, m)
+    theta = list(model.decoder.parameters())
+    # ELBO^ = 1/n_ε Σ_s ln p_θ(x|z_s) − KL(μ, σ)   (eqs. 14 and 13)
+    elbo_hat = model.log_likelihood(x, z[:, None]).mean() - kl_closed_form(mu_leaf, log_sigma_leaf)
+    grad_mu, grad_log_sigma, *grad_theta = torch.autograd.grad(
+        elbo_hat, [mu_leaf, log_sigma_leaf, *theta])
+    z_in = z.detach().requires_grad_()
+    (g,) = torch.autograd.grad(model.log_likelihood(x, z_in[:, None]).sum(), z_in)  # (n_ε, m)
+    with torch.no_grad():
+        logits = model._logits(z.detach())  # (n_ε, 784)
+    return GradientProblem(model, x.reshape(D).float(), eps, mu, log_sigma, z.detach(), g,
+                           logits, grad_mu, grad_log_sigma, grad_theta)
+
+
+def _pair(got, m: int) -> tuple[torch.Tensor, torch.Tensor] | str:
+    if not (isinstance(got, tuple | list) and len(got) == 2):
+        return f"return a pair (grad_mu, grad_log_sigma), got {type(got).__name__}"
+    a, b = (torch.as_tensor(t, dtype=torch.float64) for t in got)
+    for name, t in (("grad_mu", a), ("grad_log_sigma", b)):
+        if tuple(t.shape) != (m,):
+            return f"{name} has shape {tuple(t.shape)}, expected ({m},): one value per coordinate"
+    return a, b
+
+
+def _encoder_slips(p: GradientProblem) -> dict[str, list[tuple[torch.Tensor, str]]]:
+    """Plausible wrong answers for ∇_μ and ∇_ln σ, each with what went wrong."""
+    g, eps, mu = p.g.double(), p.eps.double(), p.mu.double()
+    sigma = p.log_sigma.double().exp()
+    n = len(g)
+    rec_mu, rec_ls = g.mean(0), (g * sigma * eps).mean(0)  # reconstruction parts
+    kl_mu, kl_ls = mu, sigma**2 - 1  # ∂ KL / ∂μ, ∂ KL / ∂ ln σ (eq. 13)
+    return {
+        "mu": [(-(rec_mu - kl_mu), "the sign is flipped: the gradient of the ELBO, which we maximize"),
+               (rec_mu, "the KL term is missing: eq. (13) gives ∂KL/∂μ = μ, to subtract"),
+               (rec_mu + kl_mu, "the KL term has the wrong sign: subtract ∂KL/∂μ = μ"),
+               (n * rec_mu - kl_mu, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples"),
+               (rec_mu - 2 * kl_mu, "∂KL/∂μ is μ (eq. 13 has ½‖μ‖²), not 2μ")],
+        "log_sigma": [
+            (-(rec_ls - kl_ls), "the sign is flipped: the gradient of the ELBO, which we maximize"),
+            (rec_ls, "the KL term is missing: eq. (13) gives ∂KL/∂ln σ = σ² − 1, to subtract"),
+            (rec_ls + kl_ls, "the KL term has the wrong sign: subtract ∂KL/∂ln σ = σ² − 1"),
+            (g.mean(0) - kl_ls, "the chain factor is missing: ∂z/∂ln σ = σ ε, so average g_s ⊙ σ ⊙ ε_s"),
+            ((g * eps).mean(0) - kl_ls, "one factor σ is missing: ∂z/∂ln σ = σ ε (not ε, which is ∂z/∂σ)"),
+            ((g * sigma * eps).mean(0) / sigma - (sigma - 1 / sigma),
+             "that is the gradient w.r.t. σ; the encoder outputs ln σ: multiply by ∂σ/∂ln σ = σ"),
+            (rec_ls - (sigma - 1 / sigma),
+             "the KL part is ∂KL/∂σ = σ − 1/σ; w.r.t. ln σ it is σ² − 1"),
+            (rec_ls - sigma**2, "the −1 from −Σ ln σ_j in eq. (13) is missing: ∂KL/∂ln σ = σ² − 1"),
+            (n * rec_ls - kl_ls, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples")]}
+
+
+def _diagnose(got: torch.Tensor, slips, rtol: float, atol: float) -> str:
+    for wrong, why in slips:
+        if close(got, wrong, rtol=rtol, atol=atol)[0]:
+            return why
+    return ""
+
+
+def check_encoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4,
+                           atol: float = 1e-4) -> tuple[bool, str]:
+    """Verifier: the student's (∇_μ, ∇_ln σ) of ELBO^(x) against autograd (`gradient_problem`)."""
+    pair = _pair(got, len(problem.mu))
+    if isinstance(pair, str):
+        return False, pair
+    slips = _encoder_slips(problem)
+    parts = []
+    for (name, symbol), mine, ref in zip((("mu", "∇_μ"), ("log_sigma", "∇_ln σ")), pair,
+                                         (problem.grad_mu, problem.grad_log_sigma)):
+        ok, detail = close(mine, ref, rtol=rtol, atol=atol)
+        if ok:
+            parts.append(f"{symbol} right")
+        else:
+            parts.append(f"{symbol} wrong ({detail} from autograd)"
+                         + (f": {why}" if (why := _diagnose(mine, slips[name], rtol, atol)) else ""))
+    if all(p.endswith("right") for p in parts):
+        return True, f"∇_μ and ∇_ln σ match autograd within rtol {rtol:g}, atol {atol:g}"
+    return False, "; ".join(parts)
+
+
+def _decoder_slips(p: GradientProblem) -> list[tuple[torch.Tensor, str]]:
+    """Plausible wrong answers for ∇ of ELBO^ w.r.t. the logits, each with what went wrong."""
+    x, logits = p.x.double(), p.logits.double()
+    prob = torch.sigmoid(logits)
+    n = len(logits)
+    return [((prob - x) / n, "the sign is flipped: ∂/∂l [x ln p + (1 − x) ln(1 − p)] = x − p"),
+            (x - prob, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples (1/n_ε)"),
+            ((x / prob - (1 - x) / (1 - prob)) / n,
+             "that is ∂/∂p; the decoder outputs logits l with p = sigmoid(l): multiply by "
+             "dp/dl = p(1 − p)"),
+            ((x - prob) * prob * (1 - prob) / n,
+             "one factor p(1 − p) too many: it cancels against the 1/(p(1 − p)) of ∂/∂p"),
+            ((x - logits) / n, "the sigmoid is missing: the Bernoulli mean is p = sigmoid(l), not l"),
+            (x.expand_as(prob) / n, "the −p part is missing: ∂/∂l = x − sigmoid(l)")]
+
+
+def check_decoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4) -> tuple[bool, str]:
+    """Verifier: the student's ∇ of ELBO^(x) w.r.t. the decoder's logits (n_ε, 784), pushed
+    through the decoder to θ, against autograd's ∇_θ (relative error of the whole vector)."""
+    n = len(problem.logits)
+    try:
+        mine = torch.as_tensor(got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as e:
+        return False, f"return a tensor (n_ε, 784), got {type(got).__name__} ({e})"
+    if tuple(mine.shape) != (n, D):
+        return False, (f"shape {tuple(mine.shape)}, expected ({n}, {D}): one gradient per sample "
+                       f"z_s and pixel (the ELBO estimate depends on all n_ε = {n} decoder outputs)")
+    theta = torch.cat([t.flatten() for t in problem.theta_gradient(mine.float())]).double()
+    ref = torch.cat([t.flatten() for t in problem.grad_theta]).double()
+    rel = float((theta - ref).norm() / ref.norm().clamp_min(1e-30))
+    if rel < rtol:
+        return True, (f"∇_θ through the decoder matches autograd: relative error < {rtol:g} over "
+                      f"{problem.n_theta:,} decoder parameters")
+    why = _diagnose(mine, _decoder_slips(problem), rtol=1e-4, atol=1e-7)
+    return False, (f"∇_θ differs from autograd's: relative error {rel:.2g} (‖yours − autograd‖ / ‖autograd‖)"
+                   + (f": {why}" if why else ""))
+
+
+__all__ = ["check_networks", "check_architecture", "GradientProblem", "gradient_problem",
+           "check_encoder_gradient", "check_decoder_gradient"]

@@ -14,7 +14,7 @@ The curve is still rising at k_max, so every IWAE_k is a lower bound on the mean
 IWAE_k − ELBO is a lower bound on the mean KL(q_φ(z|x) ‖ p_θ(z|x)) of eq. (9).
 
 Also here, for the notebook: `iwae_measure` (the same measurement at any size),
-`iwae_agrees`, `format_iwae`.
+`iwae_agrees`, `format_iwae`, and `checkpoint_line` (a loaded checkpoint's provenance).
 """
 from __future__ import annotations
 
@@ -131,10 +131,27 @@ def format_iwae(record: dict, label: str) -> str:
     return "\n".join(lines)
 
 
+def checkpoint_line(name: str, run) -> str:
+    """One line on a loaded checkpoint, from its model card: where it comes from, what its
+    training loop cost, and what the whole ``pretrain`` command (data, training loop and the
+    final held-out evaluation) cost — the two times the card records, each named."""
+    card, metrics = run.card, run.card.get("metrics", {})
+    origin = (f"trained now (a tiny {name!r}: the checkpoint file is missing)" if card.get("tiny")
+              else f"loaded pretrained {name!r} from data/checkpoints/{name}.pt, not trained now")
+    loop = ""
+    if "train_cpu_minutes" in metrics:
+        loop = (f"; training loop: {metrics['epochs']:.0f} epochs, "
+                f"{metrics['train_cpu_minutes']:.1f} CPU-min ({metrics['train_wall_minutes']:.1f} "
+                f"min wall, {card['threads']} thread{'s' if card['threads'] != 1 else ''})")
+    return (f"{origin}{loop}; the whole `{card['command']}` (data, training loop, final held-out "
+            f"evaluation): {card['train_seconds']:.0f} s wall, {card['train_cpu_seconds']:.0f} CPU-s")
+
+
 STUDIES.add("vae_iwae", Study(
     "vae_iwae", run_iwae,
     "IWAE_k lower bounds on ln p(x) for k = 1 … 5,000 on the 1,000 held-out images (committed "
     "vae checkpoint), with the ELBO and per-image values", "02", agrees=iwae_agrees))
 
 __all__ = ["IWAE_KS", "IWAE_K_MAX", "IWAE_N_IMAGES", "iwae_measure", "run_iwae", "iwae_agrees",
-           "format_iwae"]
+           "format_iwae", "checkpoint_line"]
+

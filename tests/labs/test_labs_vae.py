@@ -1,41 +1,14 @@
-"""coursekit.labs.vae_*: notebook 02's exercise check, estimator studies and plain-AE loss."""
+"""coursekit.labs.vae_*: notebook 02's estimator studies and plain-AE loss (its exercise checks:
+test_exercise_checks_vae.py)."""
 import math
 
 import pytest
 import torch
-from torch import nn
 
 import coursekit as ck
 from coursekit.labs.vae_codes import autoencoder_loss
 from coursekit.labs.vae_estimators import gradient_estimates, iwae_curve
-from coursekit.labs.vae_exercises import check_architecture
 from coursekit.models.vae import VAE
-
-
-def test_architecture_check_accepts_linear_outputs_and_rejects_a_sigmoid_decoder():
-    model = VAE(m=5, hidden=(16,))
-    ok, _ = check_architecture(model.encoder, model.decoder, 5)
-    assert ok
-    squashed = nn.Sequential(*model.decoder, nn.Sigmoid())
-    ok, msg = check_architecture(model.encoder, squashed, 5)
-    assert not ok and "linear" in msg
-    ok, msg = check_architecture(model.encoder, model.decoder, 4)
-    assert not ok and "expected (8, 8)" in msg
-    conv = VAE(m=5, hidden=(16,), decoder="conv", channels=2)
-    ok, _ = check_architecture(conv.encoder, conv.decoder, 5)
-    assert ok
-    ok, msg = check_architecture(conv.encoder, nn.Sequential(*conv.decoder, nn.Sigmoid()), 5)
-    assert not ok and "Sigmoid" in msg
-    linear = nn.Sequential(nn.Linear(784, 10))
-    ok, msg = check_architecture(linear, model.decoder, 5)
-    assert not ok and "no nonlinearity" in msg
-
-
-def test_architecture_check_leaves_the_global_rng_alone():
-    model = VAE(m=5, hidden=(16,))
-    state = torch.get_rng_state()
-    check_architecture(model.encoder, model.decoder, 5)
-    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_pathwise_and_score_function_gradients_are_unbiased_and_pathwise_varies_less():

@@ -66,3 +66,18 @@ def test_default_size_run_agrees_with_the_committed_full_study():
     assert (cfg.scale(*S.IWAE_K_MAX), cfg.scale(*S.IWAE_N_IMAGES)) == (500, 200)
     ok, why = R.agrees_with_committed("vae_iwae", cfg)
     assert ok, why
+
+
+def test_the_checkpoint_line_names_the_training_loop_and_the_whole_pretrain_command():
+    """One consistent provenance line from the card: the training loop's CPU-minutes (what the
+    notebook's prose quotes) and the whole `pretrain` command's seconds (what the card's
+    "training time" row holds) are both named, so neither reads as the other."""
+    from coursekit.core.checkpoints import pretrained
+
+    run = pretrained("vae", setup(seed=0, profile="fast", verbose=False), verbose=False)
+    line = S.checkpoint_line("vae", run)
+    m = run.card["metrics"]
+    assert f"training loop: {m['epochs']:.0f} epochs, {m['train_cpu_minutes']:.1f} CPU-min" in line
+    assert f"python -m coursekit pretrain vae` (data, training loop, final held-out evaluation): " \
+           f"{run.card['train_seconds']:.0f} s wall" in line
+    assert "not trained now" in line
