@@ -1,5 +1,6 @@
 """Notebook 01's measurements with their spread: per-image errors, mean ± standard error, and
-the verdict a takeaway words ("lower" / "higher" / "not distinguishable").
+the verdict a takeaway words ("lower" / "higher" / "not distinguishable"; the last three come
+from `coursekit.core.stats` and are re-exported here for the notebook's ``S.`` calls).
 
 The errors of notebook 01 are means over held-out images; their standard error over those
 images is the spread shown next to them. It covers the choice of test images, not the
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from ..core.nn import eval_mode
+from ..core.stats import fmt, mean_se, paired_verdict
 from ..models.autoencoders import squared_error
 
 
@@ -28,31 +30,6 @@ def per_image_errors(model: nn.Module | Callable, x: torch.Tensor,
     with eval_mode(model) if isinstance(model, nn.Module) else contextlib.nullcontext():
         return torch.cat([squared_error(fn(x_input[i:i + batch_size]), x[i:i + batch_size])
                           for i in range(0, len(x), batch_size)])
-
-
-def mean_se(values: torch.Tensor) -> tuple[float, float]:
-    """(mean, standard error of the mean) of a 1-D tensor of per-image values."""
-    v = values.double().flatten()
-    if len(v) < 2:
-        raise ValueError(f"need at least 2 values for a standard error, found {len(v)}")
-    return float(v.mean()), float(v.std() / len(v) ** 0.5)
-
-
-def paired_verdict(a: torch.Tensor, b: torch.Tensor, k: float = 2.0) -> str:
-    """How a per-image quantity `a` compares with `b` on the same images: "lower" / "higher"
-    when the mean difference a − b is more than k standard errors from 0, else
-    "not distinguishable (difference within ± k s.e.)"."""
-    diff, se = mean_se(a - b)
-    if diff + k * se < 0:
-        return "lower"
-    if diff - k * se > 0:
-        return "higher"
-    return f"not distinguishable (difference within ± {k:g} s.e.)"
-
-
-def fmt(mean: float, se: float, digits: int = 1) -> str:
-    """"12.3 ± 0.4": a mean and its standard error."""
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 __all__ = ["per_image_errors", "mean_se", "paired_verdict", "fmt"]

@@ -16,7 +16,7 @@ which separates the two changes that ``noise_anneal`` makes to ``vanilla``.
 
 Also here, for the notebook: `train_ring_config` (the live runs), `ring_record` (live `RingRun`s
 → the same JSON shape), `ring_agrees`, `format_ring`, `plot_ring_finals`, `plot_ring_curves`,
-and the comparisons its text is rendered from: `compare_seeds` (higher / lower / not
+and the comparisons its text is rendered from: `coursekit.core.stats.range_verdict` (higher / lower / not
 distinguishable, from the per-seed ranges), `spread` (mean ± std and range as text),
 `first_step_all_covered`, `what_the_runs_separate`.
 """
@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 
 from ..core.config import Config
 from ..core.results import STUDIES, Study, paired
+from ..core.stats import range_verdict
 from .gan_ring import (
     PERFECT_HQ,
     RING,
@@ -163,19 +164,6 @@ def spread(values: list[float], unit: str = "", digits: int = 1) -> str:
             f"{max(values):.{digits}f}, {len(values)} seeds)")
 
 
-def compare_seeds(a: list[float], b: list[float]) -> str:
-    """Per-seed values of A against B: "higher" / "lower" when the two ranges do not overlap,
-    "the same on every seed" when all are equal, else "not distinguishable (ranges overlap)".
-    With 3 seeds per side this is a rough verdict: a fourth seed could fall outside a range."""
-    if min(a) == max(a) == min(b) == max(b):
-        return "the same on every seed"
-    if min(a) > max(b):
-        return "higher"
-    if max(a) < min(b):
-        return "lower"
-    return "not distinguishable (ranges overlap)"
-
-
 def first_step_all_covered(curve: dict, n_modes: int = 8) -> int | None:
     """The first snapshot step from which all modes stay covered to the end (None: never)."""
     steps = [s for k, s in enumerate(curve["step"])
@@ -185,14 +173,14 @@ def first_step_all_covered(curve: dict, n_modes: int = 8) -> int | None:
 
 def what_the_runs_separate(result: dict) -> str:
     """Markdown: what `vanilla`, `cosine_lr` and `noise_anneal` of a ring record separate,
-    each comparison computed from the per-seed numbers (`compare_seeds`), and what they do not
+    each comparison computed from the per-seed numbers (`coursekit.core.stats.range_verdict`), and what they do not
     test. `result`: ``load_result("gan_ring")`` or `ring_record` output with those three."""
     c = result["configs"]
     van, sched, noisy = c["vanilla"], c["cosine_lr"], c["noise_anneal"]
     n = len(sched["seeds"])
 
     def verdict(x: list[float], y: list[float], xn: str, yn: str, more: str, less: str) -> str:
-        v = compare_seeds(x, y)
+        v = range_verdict(x, y)
         return {"higher": f"{more} for {xn} than for {yn}",
                 "lower": f"{less} for {xn} than for {yn}"}.get(v, v)
 

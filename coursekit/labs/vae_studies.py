@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..core.checkpoints import pretrained
 from ..core.config import Config
 from ..core.results import STUDIES, Study
+from ..core.stats import mean_se
 from ..models.vae import VAE
 from ..recipes.vae import HELDOUT_BINARIZATION_SEED, binarized_heldout
 from .vae_estimators import iwae_curve
@@ -40,12 +41,6 @@ IWAE_N_IMAGES = (200, 20, 1000)
 BATCH = 50
 #: `iwae_agrees`: the paired difference must be within this many standard errors.
 AGREE_SE = 3.0
-
-
-def _mean_se(v: torch.Tensor) -> tuple[float, float]:
-    """Mean and standard error of the mean of a 1-D tensor (s.e. 0 for one value)."""
-    n = len(v)
-    return float(v.mean()), float(v.std() / math.sqrt(n)) if n > 1 else 0.0
 
 
 @torch.no_grad()
@@ -73,8 +68,8 @@ def iwae_measure(model: VAE, x_binary: torch.Tensor, k_max: int, seed: int = 0,
     recon_kl = [model._elbo_terms(xb, 10, g) for xb in x.split(500)]
     recon = torch.cat([r for r, _ in recon_kl])  # (N,)
     kl = torch.cat([k for _, k in recon_kl])  # (N,)
-    stats = [_mean_se(row) for row in iwae]
-    elbo, elbo_se = _mean_se(recon - kl)
+    stats = [mean_se(row) for row in iwae]
+    elbo, elbo_se = mean_se(recon - kl)
     means = [m for m, _ in stats]
     return {"k_max": k_max, "n_images": len(x_binary), "seed": seed,
             "binarization_seed": HELDOUT_BINARIZATION_SEED, "ks": ks,

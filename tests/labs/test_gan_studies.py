@@ -91,15 +91,6 @@ def test_default_profile_runs_equal_or_agree_with_the_committed_study(committed)
     assert ok, why
 
 
-def test_compare_seeds_says_not_distinguishable_when_ranges_overlap():
-    assert gan_studies.compare_seeds([8, 8, 8], [7, 3, 7]) == "higher"
-    assert gan_studies.compare_seeds([92.0, 92.3], [93.4, 95.5]) == "lower"
-    assert gan_studies.compare_seeds([8, 8], [8, 8]) == "the same on every seed"
-    assert gan_studies.compare_seeds([90, 95], [93, 96]).startswith("not distinguishable")
-    assert gan_studies.spread([1.0, 2.0, 3.0]) == "2.0 ± 1.0 (range 1.0–3.0, 3 seeds)"
-    assert gan_studies.spread([4.0]) == "4.0 (1 seed)"
-
-
 def test_first_step_all_covered_needs_coverage_to_the_end():
     curve = {"step": [0, 10, 20, 30], "modes": [0, 8, 7, 8]}
     assert gan_studies.first_step_all_covered(curve) == 30
