@@ -4,7 +4,7 @@
 
 Prints milliseconds per training step (wall and CPU, this process) of
 * the ring-of-8 GAN of every configuration in `gan_ring.RING_CONFIGS`,
-* the MNIST DCGAN of the "gan" recipe (batch 64),
+* the MNIST DCGAN of the "gan" recipe (its config: Disc width, reused fakes, EMA),
 and extrapolates them (CPU time) to the notebook's default profile: every configuration × 3
 seeds × RING_STEPS steps, and the DCGAN recipe (only trained when its checkpoint is missing),
 as a ratio to the issue's 10-minute budget. On a machine shared with other jobs, the CPU
@@ -13,8 +13,10 @@ figures are the ones to compare.
 Last, the verdict of the committed `gan` checkpoint against the [sample-quality] bars, read from
 its card: training-loop CPU-s (≤ 900 on 1 thread), FD / real-vs-real as median and range over 3
 sampling seeds of 1,000 samples (≤ 8×), classes covered (10/10) and KL to uniform (≤ 0.05).
-The ablation behind the recipe (each ingredient's effect on FD at equal CPU time) is recorded in
-benchmarks/gan_pilots.md (a standalone pilot, 1 thread, 2026-12-01).
+The ablation behind the recipe (each ingredient's effect on FD at equal CPU time), `ABLATION`,
+is printed before the verdict; its runs are described in benchmarks/gan_pilots.md (1 thread, on
+a machine shared with other jobs: the load average is in each row, because CPU-s per step
+grow with the load).
 
 Measured 2026-11-27 (1 thread, machine shared with two other jobs, 17 s wall in all): ring GAN
 7.7–7.9 ms/step CPU for each configuration, DCGAN 160 ms/step CPU; extrapolated ring study
@@ -30,7 +32,7 @@ import torch
 import coursekit as ck
 from coursekit.labs import gan_ring
 from coursekit.models import gan
-from coursekit.recipes.gan import GANConfig
+from coursekit.recipes.gan import GANConfig, build
 
 
 def per_step(fn, steps: int) -> tuple[float, float]:
@@ -45,14 +47,16 @@ def ring(name: str, steps: int) -> None:
 
 
 def dcgan(steps: int) -> None:
+    """`steps` training steps of the "gan" recipe's model and update (without its snapshots)."""
     r = GANConfig()
-    model = gan.MNISTGAN(r.z_dim, r.width)
+    model = build(r)
     opt_g = torch.optim.Adam(model.G.parameters(), lr=r.lr, betas=r.betas, foreach=True)
     opt_d = torch.optim.Adam(model.D.parameters(), lr=r.lr, betas=r.betas, foreach=True)
     x = ck.load_mnist("train").x
     ck.train(model, None, x, steps=steps, batch_size=r.batch_size, progress=False,
-             step_fn=gan.gan_step(opt_g, opt_d, r.gen_loss, preprocess=ck.data.to_pm1),
-             optimizer={"g": opt_g, "d": opt_d})
+             step_fn=gan.gan_step(opt_g, opt_d, r.gen_loss, preprocess=ck.data.to_pm1,
+                                  reuse_fakes=True),
+             optimizer={"g": opt_g, "d": opt_d}, ema=ck.EMA(model, r.ema_decay))
 
 
 #: Steps per ring run in notebook 03's default profile (``STEPS = cfg.scale(4000, 160)``).
@@ -70,7 +74,7 @@ def main() -> None:
         total_ring += 3 * RING_STEPS * cpu / 1e3
         print(f"ring GAN {name:12s}: {wall:6.2f} ms/step wall, {cpu:6.2f} ms/step CPU "
               f"({cfg.threads} threads)")
-    wall, cpu = per_step(dcgan, 20)
+    wall, cpu = per_step(dcgan, 60)
     print(f"MNIST DCGAN           : {wall:6.1f} ms/step wall, {cpu:6.1f} ms/step CPU (batch "
           f"{GANConfig().batch_size})")
     dcgan_s = GANConfig().steps * cpu / 1e3
@@ -78,6 +82,39 @@ def main() -> None:
           f"seeds x {RING_STEPS} steps) {total_ring:.0f} s = {total_ring / BUDGET_S:.2f} x the "
           f"{BUDGET_S} s budget; DCGAN recipe ({GANConfig().steps} steps, only without "
           f"its checkpoint) {dcgan_s:.0f} s = {dcgan_s / BUDGET_S:.2f} x")
+
+
+#: What each ingredient did to FD at equal CPU time (measured, 1 thread; benchmarks/gan_pilots.md).
+#: Columns: run, what changed, steps, training-loop CPU-s, FD / real-vs-real (n = 1,000 vs the
+#: held-out 1,000), load average (1-min, on the 2-core machine) while it ran. "textbook": z 64,
+#: Gen 64 / Disc 64 channels, Adam 2e-4 β1 0.5, batch 64, the ±1 game with the non-saturating loss.
+ABLATION: tuple[tuple[str, str, int, float, str, str], ...] = (
+    # 2026-12-01, gan_pilot.py, raw weights, sampling seed 1, at 300 CPU-s ("+": added to reuse)
+    ("base", "textbook", 1155, 300, "37.2 (seed 1)", "1-6"),
+    ("reuse", "+ Gen reuses Disc's fakes", 1229, 296, "36.5 (seed 1)", "1-6"),
+    ("reuse_aug2", "+ translate ±2 px (DiffAugment)", 1215, 289, "30.7 (seed 1, 9/10)", "1-6"),
+    ("reuse_g32d32", "+ Gen and Disc width 32", 3367, 300, "25.9 (seed 1)", "1-6"),
+    ("reuse_lr4", "+ lr 4e-4 both", 1246, 300, "25.3 (seed 1)", "1-6"),
+    ("reuse_g64d32", "+ Disc width 32", 2179, 288, "21.5 (seed 1)", "1-6"),
+    ("d32_lr4", "+ Disc width 32 + lr 4e-4", 2417, 300, "18.2 (seed 1)", "1-6"),
+    # at the full budget; EMA weights, median (range) of sampling seeds 1-3 where given
+    ("base", "textbook", 3436, 900, "14.6 (seed 1)", "1-6"),
+    ("d32_lr4", "Disc 32, lr 4e-4, reuse, EMA 0.995", 7045, 872, "8.59 (8.12-9.16)", "1-6"),
+    ("card 2026-12-01", "the same, `pretrain gan`", 7000, 956, "9.28 (8.77-9.76)", "n/a"),
+    # 2026-12-02, the card's recipe with its lr on coursekit's cosine_schedule (not kept)
+    ("cosine0", "card's, lr 4e-4 cosine -> 0, 6500 st", 6500, 1044, "12.3 (11.2-12.6)",
+     "4.5-9.0, mean 6.9"),
+    ("cosine6e-4", "card's, lr 6e-4 cosine -> 0.3x", 7000, 1231, "10.1 (9.42-10.3)",
+     "1.8-7.3, mean 3.8"),
+)
+
+
+def ablation() -> None:
+    """Print `ABLATION` (recorded numbers, not re-measured here)."""
+    print("ablation (recorded, 1 thread; FD / real-vs-real, n = 1,000):")
+    print(f"  {'run':16s} {'change':38s} {'steps':>6s} {'CPU-s':>6s} {'FD ratio':22s} load")
+    for run, change, steps, cpu, fd, load in ABLATION:
+        print(f"  {run:16s} {change:38s} {steps:6d} {cpu:6.0f} {fd:22s} {load}")
 
 
 #: The [sample-quality] bars for the MNIST GAN.
@@ -104,4 +141,5 @@ def verdict() -> None:
 
 if __name__ == "__main__":
     main()
+    ablation()
     verdict()

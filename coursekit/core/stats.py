@@ -63,5 +63,13 @@ def range_verdict(xs: Sequence[float], ys: Sequence[float]) -> str:
     return f"{NOT_DISTINGUISHABLE} (ranges overlap)"
 
 
+def phrase(a: str, word: str, b: str) -> str:
+    """A verdict as a sentence part: "a lower than b", "a higher than b", or, for any other
+    `word` of the verdicts above, "a and b not distinguishable (…)"."""
+    if word in ("lower", "higher"):
+        return f"{a} {word} than {b}"
+    return f"{a} and {b} {word}"
+
+
 __all__ = ["NOT_DISTINGUISHABLE", "mean_se", "fmt", "paired_verdict", "se_verdict",
-           "range_verdict"]
+           "range_verdict", "phrase"]

@@ -29,7 +29,8 @@ the same first held-out images as a run of that size): a smaller run's FD must l
 `AGREE_SD` of them.
 
 Also here, for the notebook: `sampler_table` (the same measurement at any size),
-`format_samplers`, `plot_samplers`, `eta_comparison`.
+`score_images` (the same scores for any images), `format_samplers`, `plot_samplers`,
+and `eta_comparison`; the notebook words its comparisons with `coursekit.core.stats`.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from ..core.data import from_pm1
 from ..core.nn import eval_mode
 from ..core.results import STUDIES, Study
 from ..metrics import (
+    N_FEATURES,
     class_coverage,
     class_histogram,
     features,
@@ -128,6 +130,13 @@ def _score(f_fake: torch.Tensor, images: torch.Tensor, n_boot: int, seed: int,
             "fd_ratio_se": boot_sd / ref, "coverage": class_coverage(hist),
             "kl_uniform": kl_to_uniform(hist), "precision": precision, "recall": recall,
             "subsets": subsets}
+
+
+def score_images(images: torch.Tensor, n_boot: int = 50, seed: int = 0) -> dict:
+    """The scores of a `sampler_table` row for any n images (n, 1, 28, 28) in [0, 1]: FD
+    against the first n held-out images, real-vs-real FD at n, their ratio, bootstrap s.e.,
+    coverage, KL to uniform, precision, recall."""
+    return _score(features(images), images, n_boot, seed, ())
 
 
 def sampler_table(model, n: int, steps: tuple[int, ...] = (10,), etas: tuple[float, ...] = ETAS,
@@ -216,18 +225,27 @@ def samplers_agree(small: dict, full: dict) -> tuple[bool, str]:
 
 def format_samplers(record: dict, n: int | None = None, label: str = "") -> str:
     """The rows of `record` at sample size n (default: the largest) as a table, headed by the
-    real-vs-real FD at that n."""
+    real-vs-real FD at that n. Below `N_FEATURES` samples the fitted covariance is
+    rank-deficient: the table then prints the FD but no ratio, and says why. A row without
+    ``net_calls`` / ``cpu_ms_per_sample`` (None: not a sampler) prints "—" there."""
     n = n or max(r["n"] for r in record["rows"])
     rows = [r for r in record["rows"] if r["n"] == n]
     if not rows:
         return f"{label}: no rows at n = {n}"
+    ratios = n >= N_FEATURES
     head = (f"{label + ': ' if label else ''}n = {n} samples per row; real vs real FD at "
-            f"n = {n}: {rows[0]['fd_real']:.2f} (FD/real = FD / that)")
+            f"n = {n}: {rows[0]['fd_real']:.2f} "
+            + ("(FD/real = FD / that)" if ratios else
+               f"— n is below the {N_FEATURES} feature dimensions, so the covariances are "
+               f"rank-deficient: FDs for the record only, no ratios"))
     lines = [head, f"{'sampler':24s} {'net calls':>9s} {'CPU-ms/sample':>13s} {'FD':>7s} "
              f"{'± s.e.':>6s} {'FD/real':>7s} {'coverage':>8s} {'precision':>9s} {'recall':>6s}"]
     for r in rows:
-        lines.append(f"{r['sampler']:24s} {r['net_calls']:9d} {r['cpu_ms_per_sample']:13.1f} "
-                     f"{r['fd']:7.2f} {r['fd_se']:6.2f} {r['fd_ratio']:6.2f}× "
+        calls = "—" if r.get("net_calls") is None else str(r["net_calls"])
+        cpu = "—" if r.get("cpu_ms_per_sample") is None else f"{r['cpu_ms_per_sample']:.1f}"
+        ratio = f"{r['fd_ratio']:6.2f}×" if ratios else f"{'—':>7s}"
+        lines.append(f"{r['sampler']:24s} {calls:>9s} {cpu:>13s} "
+                     f"{r['fd']:7.2f} {r['fd_se']:6.2f} {ratio} "
                      f"{r['coverage']:5d}/10 {r['precision']:9.2f} {r['recall']:6.2f}")
     return "\n".join(lines)
 
@@ -281,5 +299,5 @@ STUDIES.add("ddpm_samplers", Study(
     "real-vs-real at the same n with bootstrap s.e., coverage, precision, recall, CPU per sample",
     "04", agrees=samplers_agree))
 
-__all__ = ["N_SAMPLES", "STEPS", "ETAS", "N_DDPM", "draw", "sampler_table", "run_samplers",
-           "samplers_agree", "format_samplers", "eta_comparison", "plot_samplers"]
+__all__ = ["N_SAMPLES", "STEPS", "ETAS", "N_DDPM", "draw", "score_images", "sampler_table",
+           "run_samplers", "samplers_agree", "format_samplers", "eta_comparison", "plot_samplers"]

@@ -37,3 +37,8 @@ def test_range_verdict_orders_only_disjoint_ranges():
 
 def test_fmt_prints_mean_and_se():
     assert stats.fmt(12.345, 0.42) == "12.3 ± 0.4" and stats.fmt(1.0, 0.05, 2) == "1.00 ± 0.05"
+
+
+def test_phrase_turns_a_verdict_into_a_sentence_part():
+    assert stats.phrase("η = 1", "lower", "η = 0") == "η = 1 lower than η = 0"
+    assert stats.phrase("a", stats.se_verdict(1, 1, 2, 1), "b").startswith("a and b not distinguishable")

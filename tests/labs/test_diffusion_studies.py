@@ -98,3 +98,14 @@ def test_default_size_run_agrees_with_the_committed_full_study():
     ok, why = R.agrees_with_committed("ddpm_samplers",
                                       setup(seed=1, profile="default", verbose=False))
     assert ok, why
+
+
+def test_format_samplers_prints_no_ratio_below_the_feature_dimensions():
+    big = {"rows": [_row("DDIM-10 η=0", 200, 100.0)]}
+    assert "10.00×" in S.format_samplers(big, 200)
+    small = {"rows": [_row("DDIM-10 η=0", 20, 100.0), _row("AE reconstructions", 20, 50.0)]}
+    small["rows"][1]["net_calls"] = small["rows"][1]["cpu_ms_per_sample"] = None
+    text = S.format_samplers(small, 20)
+    assert "no ratios" in text and "×" not in text.split("\n", 2)[2]
+    recon = next(line for line in text.splitlines() if line.startswith("AE reconstructions"))
+    assert recon.split()[2:4] == ["—", "—"]  # no network calls, no sampling CPU
