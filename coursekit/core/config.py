@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._version import __version__
+from .stats import count
 from .style import apply_style
 
 #: Root of the repository (the folder that holds ``coursekit/`` and ``data/``).
@@ -139,6 +140,6 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True,
         import torchvision  # only for the version line: a slow import not every process needs
 
         print(f"coursekit {__version__} | torch {torch.__version__} | torchvision "
-              f"{torchvision.__version__} | device {dev} | {threads} threads | "
+              f"{torchvision.__version__} | device {dev} | {count(threads, 'thread')} | "
               f"profile {cfg.profile} | seed {seed}")
     return cfg

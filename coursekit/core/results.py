@@ -24,6 +24,7 @@ import torch
 from .._version import __version__
 from .config import DATA_DIR, ROOT, Config, setup
 from .registry import Registry
+from .stats import count
 
 FORMAT = "coursekit-result-v1"
 RESULTS_DIR = DATA_DIR / "results"
@@ -152,7 +153,7 @@ def load_result(name: str, directory: Path | str | None = None, verbose: bool = 
         p = record["provenance"]
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"loaded from {shown} ({p['profile']} profile, seed {p['seed']}, {p['date']}, "
-              f"{p['cpu_seconds']:.0f} CPU-s on {p['threads']} threads), not measured now; "
+              f"{p['cpu_seconds']:.0f} CPU-s on {count(p['threads'], 'thread')}), not measured now; "
               f"remake: {remake}")
     return record["results"]
 

@@ -63,6 +63,11 @@ def range_verdict(xs: Sequence[float], ys: Sequence[float]) -> str:
     return f"{NOT_DISTINGUISHABLE} (ranges overlap)"
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 thread", "2 threads": a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def phrase(a: str, word: str, b: str) -> str:
     """A verdict as a sentence part: "a lower than b", "a higher than b", or, for any other
     `word` of the verdicts above, "a and b not distinguishable (…)"."""
@@ -72,4 +77,4 @@ def phrase(a: str, word: str, b: str) -> str:
 
 
 __all__ = ["NOT_DISTINGUISHABLE", "mean_se", "fmt", "paired_verdict", "se_verdict",
-           "range_verdict", "phrase"]
+           "range_verdict", "count", "phrase"]

@@ -316,8 +316,11 @@ def format_live(result: dict) -> str:
         s = {k: v[0] for k, v in m["per_seed"].items()}
         fd = (f"FD {s['fd']:7.2f} = {s['fd_ratio']:5.1f}× real-vs-real | " if n > N_FEATURES
               else "")
+        extra = "".join(f" | {label} {s[k]:.2f}" for k, label in (
+            ("recon_mse", "recon. error"), ("elbo", "ELBO"),
+            ("iwae", f"IWAE k={result['iwae_k']}")) if k in s)
         lines.append(f"  {name:5s} seed {m['seeds'][0]}: {fd}{s['coverage']:.0f}/10 digits | "
-                     f"precision {s['precision']:.2f}, recall {s['recall']:.2f} | "
+                     f"precision {s['precision']:.2f}, recall {s['recall']:.2f}{extra} | "
                      f"{_ms(s['cpu_sec_per_sample'])} CPU-ms per sample")
     return "\n".join(lines)
 

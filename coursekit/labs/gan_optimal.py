@@ -14,7 +14,7 @@ from torch import nn
 
 from ..core.train import train
 from ..models.gan import discriminator_accuracy, discriminator_loss
-from .gan_ring import one_thread
+from .gan_ring import small_net_cpu
 
 
 def circle_sampler(radius: float) -> Callable[[int, torch.Generator | None], torch.Tensor]:
@@ -57,7 +57,7 @@ def train_discriminator(D: nn.Module, real_sampler: Callable, fake_sampler: Call
                         steps: int = 500, batch_size: int = 256, lr: float = 1e-3,
                         n_eval: int = 10_000, seed: int = 0) -> dict:
     """Train Disc (in place) alone, real vs a fixed fake distribution, with ``ck.train``
-    (one intra-op thread: `coursekit.labs.gan_ring.one_thread`).
+    (`coursekit.labs.gan_ring.small_net_cpu`: one thread, no denormals).
 
     Samplers are ``sampler(n, generator) -> (n, d)``. Returns `evaluate_discriminator` on
     fresh points of both samplers plus "history".
@@ -68,7 +68,7 @@ def train_discriminator(D: nn.Module, real_sampler: Callable, fake_sampler: Call
     def disc_loss(D_: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
         return discriminator_loss(D_(x_real), D_(x_fake))
 
-    with one_thread():
+    with small_net_cpu():
         history = train(D, disc_loss, both, steps=steps, batch_size=batch_size, lr=lr,
                         seed=seed, progress=False)
         out = evaluate_discriminator(D, real_sampler, fake_sampler, n_eval, seed + 7_777)

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 
 from ..core.config import Config
 from ..core.results import STUDIES, Study, paired
-from ..core.stats import range_verdict
+from ..core.stats import count, range_verdict
 from .gan_ring import (
     PERFECT_HQ,
     RING,
@@ -200,7 +200,7 @@ def what_the_runs_separate(result: dict) -> str:
         f"{row(noisy, sched, '`noise_anneal`', '`cosine_lr`')}.\n"
         f"* **Not separated by these runs**: whether the noise *alone* (with `vanilla`'s constant "
         f"learning rates) would help — no run has it; and which part of the schedule matters, "
-        f"the larger start or the decay — `cosine_lr` changes both. With {n} seed(s) per "
+        f"the larger start or the decay — `cosine_lr` changes both. With {count(n, 'seed')} per "
         f"configuration, \"higher\" or \"lower\" means that the seeds' ranges do not overlap; "
         f"a fourth seed could still fall inside the other range.")
 

@@ -24,7 +24,7 @@ from ..models.gan import (
     discriminator_loss,
     generator_loss,
 )
-from .gan_ring import one_thread, ring_sampler
+from .gan_ring import ring_sampler, small_net_cpu
 
 
 class LinearGenerator(nn.Module):
@@ -87,9 +87,9 @@ def vanishing_gradient_sweep(model: ToyGAN, real_sampler: Callable | None = None
     generator); Gen's parameters are never updated. Returns lists keyed "step", "d_acc",
     "d_fake" (mean D(G(z))), "grad_<kind>", "cos_<kind>", and "gradmin_<kind>" /
     "gradmax_<kind>" (the smallest / largest norm of one z-batch) for kind in GEN_LOSSES. Runs with one
-    intra-op thread (`coursekit.labs.gan_ring.one_thread`).
+    intra-op thread, no denormals (`coursekit.labs.gan_ring.small_net_cpu`).
     """
-    with one_thread():
+    with small_net_cpu():
         return _sweep(model, real_sampler, d_steps, n_points, lr, batch_size, n_batches, n_eval,
                       seed)
 

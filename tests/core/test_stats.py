@@ -42,3 +42,8 @@ def test_fmt_prints_mean_and_se():
 def test_phrase_turns_a_verdict_into_a_sentence_part():
     assert stats.phrase("η = 1", "lower", "η = 0") == "η = 1 lower than η = 0"
     assert stats.phrase("a", stats.se_verdict(1, 1, 2, 1), "b").startswith("a and b not distinguishable")
+
+
+def test_count_puts_the_noun_in_the_right_number():
+    assert stats.count(1, "thread") == "1 thread" and stats.count(2, "thread") == "2 threads"
+    assert stats.count(3, "seed") == "3 seeds" and stats.count(1, "epoch") == "1 epoch"

@@ -96,9 +96,11 @@ def test_tables_show_median_and_range_and_the_reference_at_the_same_n():
     table = S.format_spread(res)
     assert "19.5× [19.0–20.1×]" in table and "-95.1 [-95.3 to -95.0]" in table
     assert "real-vs-real FD at the same n (5.00)" in table and "real train" in table
-    live = _result({"vae": _entry({k: v[:1] for k, v in _metrics((19.5,), (0.9,),
-                                                                 (0.8,)).items()}, seeds=(0,))})
+    live = _result({"vae": _entry({k: v[:1] for k, v in _metrics((19.5,), (0.9,), (0.8,),
+                                                                 elbo=(-95.1,)).items()},
+                                  seeds=(0,))})
     assert "real-vs-real FD at n = 1000: 5.00" in S.format_live(live)
+    assert "ELBO -95.10" in S.format_live(live), "the VAE's likelihood bound is printed too"
 
 
 def test_live_line_leaves_out_the_fd_when_n_does_not_exceed_the_feature_dimensions():

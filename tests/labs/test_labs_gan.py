@@ -160,12 +160,15 @@ def test_snapshot_grids_one_row_per_step():
 
 
 # ----------------------------------------------------------------------------- one thread
-def test_toy_training_runs_on_one_thread_and_restores_the_setting():
+def test_toy_training_runs_on_one_thread_without_denormals_and_restores_the_setting():
     before = torch.get_num_threads()
-    with gan_ring.one_thread():
+    tiny = torch.tensor([1e-40], dtype=torch.float32)  # a denormal float32
+    with gan_ring.small_net_cpu():
         assert torch.get_num_threads() == 1
+        assert (tiny * 1.0).item() == 0.0 or not torch.set_flush_denormal(True)  # flushed
     assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), gan_ring.one_thread():
+    assert (tiny * 1.0).item() != 0.0, "denormals are back after the block"
+    with pytest.raises(RuntimeError), gan_ring.small_net_cpu():
         raise RuntimeError("boom")
     assert torch.get_num_threads() == before
 
