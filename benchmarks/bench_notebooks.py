@@ -15,7 +15,7 @@ average after a run counts the notebook itself), the verdict is refused and the 
 `make execute` does), so the committed outputs and the timing come from one run.
 
 With ``--record`` (and only for rows that are not LOADED) the measurement becomes what the
-bundle states: ``data/results/notebook_times.json``, the "Run time" line of each notebook's
+bundle states: ``benchmarks/notebook_times.json``, the "Run time" line of each notebook's
 opening cell, and the README's table between ``<!-- notebook-times -->`` markers
 (tests/scripts/test_notebook_times.py checks the three agree).
 """
@@ -42,7 +42,7 @@ MAX_LOAD_PER_CORE = 0.5
 #: Above this share of each core used by other processes during a run, ditto.
 MAX_FOREIGN_PER_CORE = 0.25
 #: Where --record keeps the idle-machine measurements the bundle states.
-TIMES_JSON = ROOT / "data" / "results" / "notebook_times.json"
+TIMES_JSON = ROOT / "benchmarks" / "notebook_times.json"
 README = ROOT / "README.md"
 RUN_TIME_PREFIX = "*Run time:"
 MARKERS = ("<!-- notebook-times -->", "<!-- /notebook-times -->")

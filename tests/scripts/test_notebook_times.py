@@ -1,6 +1,6 @@
 """The run times the bundle states come from one place: benchmarks/bench_notebooks.py --record.
 
-data/results/notebook_times.json (idle-machine measurements), the "Run time" line of every
+benchmarks/notebook_times.json (idle-machine measurements), the "Run time" line of every
 notebook's opening cell and the README's table must say the same thing.
 """
 from __future__ import annotations
