@@ -70,6 +70,44 @@ def wait_until_quiet(limit_s: float = 120.0) -> None:
         time.sleep(5)
 
 
+def machine_speed(repeats: int = 3) -> dict[str, float]:
+    """How fast this machine runs the bundle's two kinds of work, in ms per training step (best
+    of `repeats` timings, after a warm-up): a toy MLP step on one thread (notebook 03's GANs) and a
+    small conv-net step on every core (the MNIST models). Two machines' notebook times compare
+    through these: one whose steps take k× longer takes about k× longer for a notebook."""
+    import torch
+    from torch import nn
+
+    def best_ms(model, x, steps: int) -> float:
+        opt = torch.optim.Adam(model.parameters())
+        times = []
+        for r in range(repeats + 1):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                opt.zero_grad()
+                model(x).square().mean().backward()
+                opt.step()
+            if r:                                   # the first round warms up
+                times.append((time.perf_counter() - t0) / steps * 1e3)
+        return min(times)
+
+    threads = torch.get_num_threads()
+    g = torch.Generator().manual_seed(0)
+    try:
+        torch.manual_seed(0)
+        torch.set_num_threads(1)
+        mlp = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                            nn.Linear(64, 1))
+        mlp_ms = best_ms(mlp, torch.randn(128, 2, generator=g), 300)
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        conv = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1),
+                             nn.ReLU(), nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+        conv_ms = best_ms(conv, torch.randn(128, 1, 28, 28, generator=g), 20)
+    finally:
+        torch.set_num_threads(threads)
+    return {"mlp_step_ms": round(mlp_ms, 3), "conv_step_ms": round(conv_ms, 2)}
+
+
 def run_notebook(path: Path, profile: str, timeout: int = 600, inplace: bool = False) -> dict:
     """Execute `path` (not in place) and time every code cell: wall and kernel CPU seconds."""
     nb = nbformat.read(str(path), as_version=4)
@@ -151,10 +189,18 @@ def full_cpu_s(stem: str) -> float | None:
     return float(json.loads(path.read_text())["provenance"]["cpu_seconds"])
 
 
+def speed(rec: dict) -> str:
+    """The machine-speed cell of a recorded row ("not measured" for rows from before it was)."""
+    if "mlp_step_ms" not in rec:
+        return "not measured"
+    return f"{rec['mlp_step_ms']:.2f} / {rec['conv_step_ms']:.1f} ms"
+
+
 def readme_table(times: dict) -> str:
     lines = ["| notebook | default profile (wall) | slowest cell | kernel CPU | load/core before | "
-             "others' use of each core | measured | full-profile study it loads |",
-             "|---|---|---|---|---|---|---|---|"]
+             "others' use of each core | measured | machine: MLP / conv step | "
+             "full-profile study it loads |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for stem, r in sorted(times.items()):
         full = full_cpu_s(stem)
         study = (f"`{STUDY_OF[stem]}`: {full:,.0f} CPU-s (1 thread)" if full is not None
@@ -162,7 +208,7 @@ def readme_table(times: dict) -> str:
         lines.append(f"| `{stem}` | {r['wall_s']:.0f} s | #{r['slowest_cell_index']}: "
                      f"{r['slowest_cell_s']:.0f} s | {r['kernel_cpu_s']:.0f} s | "
                      f"{r['load_per_core_before']:.2f} | {r['foreign_per_core']:.2f} | {r['date']} | "
-                     f"{study} |")
+                     f"{speed(r)} | {study} |")
     return "\n".join(lines)
 
 
@@ -191,7 +237,8 @@ def record(rows: list[dict], paths: list[Path]) -> None:
             "load_per_core_after": round(row["load_per_core_after"], 2),
             "foreign_per_core": round(row["foreign_per_core"], 2),
             "cores": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{platform.machine()}, {platform.python_version()}, torch {torch.__version__}"}
+            "machine": f"{platform.machine()}, {platform.python_version()}, torch {torch.__version__}",
+            **row["speed"]}
         set_run_time_line(path, times[path.stem])
     TIMES_JSON.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     set_readme_table(times)
@@ -216,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for path in paths:
         wait_until_quiet()
+        machine = machine_speed()   # just before the notebook: a shared host's speed drifts
         row = run_notebook(path, args.profile, inplace=args.inplace)
         rows.append(row)
         loaded = (row["load_per_core_before"] > MAX_LOAD_PER_CORE
@@ -225,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
               f" | slowest cell #{s['index']} {s['wall_s']:5.1f} s (ratio {row['cell_ratio']:.2f})"
               f" | kernel CPU {row['kernel_cpu_s']:6.1f} s | load/core "
               f"{row['load_per_core_before']:.2f} → {row['load_per_core_after']:.2f}, others "
-              f"{row['foreign_per_core']:.2f}"
+              f"{row['foreign_per_core']:.2f} | machine: MLP step {machine['mlp_step_ms']:.2f} ms, "
+              f"conv step {machine['conv_step_ms']:.1f} ms"
               + ("  LOADED: not a measurement" if loaded else ""), flush=True)
         row["loaded"] = loaded
+        row["speed"] = machine
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

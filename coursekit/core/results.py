@@ -47,6 +47,8 @@ class Study:
       within its stated error (tests check it on a fast run); None when no such check applies.
     same: result keys whose values two runs must share to be compared at all (e.g. the sample
       size n: FD ratios at different n are not comparable).
+    threads: the intra-op threads its runs use when they set their own (the 2-D toys run on one,
+      `coursekit.labs.gan_ring.small_net_cpu`); None: the process's (``cfg.threads``).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Study:
     notebook: str
     agrees: Callable[[dict, dict], tuple[bool, str]] | None = None
     same: tuple[str, ...] = ()
+    threads: int | None = None
 
     @property
     def command(self) -> str:
@@ -115,7 +118,7 @@ def run_study(name: str, cfg: Config) -> dict:
     provenance = {
         "study": name, "description": study.description, "notebook": study.notebook,
         "command": study.command + ("" if cfg.profile == "full" else f" --profile {cfg.profile}"),
-        "profile": cfg.profile, "seed": cfg.seed, "threads": cfg.threads,
+        "profile": cfg.profile, "seed": cfg.seed, "threads": study.threads or cfg.threads,
         "device": str(cfg.device), "wall_seconds": round(time.perf_counter() - t0, 1),
         "cpu_seconds": round(time.process_time() - c0, 1),
         "versions": {"coursekit": __version__, "torch": str(torch.__version__),

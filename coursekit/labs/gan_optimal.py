@@ -14,7 +14,7 @@ from torch import nn
 
 from ..core.train import train
 from ..models.gan import discriminator_accuracy, discriminator_loss
-from .gan_ring import small_net_cpu
+from .gan_ring import small_net_cpu, toy_adam
 
 
 def circle_sampler(radius: float) -> Callable[[int, torch.Generator | None], torch.Tensor]:
@@ -69,7 +69,7 @@ def train_discriminator(D: nn.Module, real_sampler: Callable, fake_sampler: Call
         return discriminator_loss(D_(x_real), D_(x_fake))
 
     with small_net_cpu():
-        history = train(D, disc_loss, both, steps=steps, batch_size=batch_size, lr=lr,
-                        seed=seed, progress=False)
+        history = train(D, disc_loss, both, steps=steps, batch_size=batch_size,
+                        optimizer=toy_adam(D.parameters(), lr), seed=seed, progress=False)
         out = evaluate_discriminator(D, real_sampler, fake_sampler, n_eval, seed + 7_777)
     return {**out, "history": history}

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import torch
@@ -87,6 +87,15 @@ def small_net_cpu() -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
+
+
+def toy_adam(params, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+    """Adam for the 2-D toys, with torch's fused CPU kernel: one loop in C++ over all of a small
+    MLP's parameters instead of about ten tensor operations per step, 3.5× faster for these
+    networks (Adam was a quarter of a ring step). The same update as plain Adam up to float
+    rounding (about 1e-7 after 500 steps), which a GAN can amplify: runs made with it are
+    compared with studies made with it."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
 
 
 def ring_sampler(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -194,20 +203,23 @@ def _ring_schedule(c: RingConfig):
 
 def train_ring_gan(config: str | RingConfig = "vanilla", seed: int = 0, steps: int = 3000,
                    snapshot_every: int = 500, n_eval: int = 2500, progress: bool = False,
-                   map_size: int = 80) -> RingRun:
+                   map_size: int = 80, name: str | None = None) -> RingRun:
     """Train a `ToyGAN` on the ring of 8 Gaussians with ``ck.train`` and take snapshots.
 
     A snapshot (at step 0, every `snapshot_every` steps and at the end) holds `n_eval` samples
     (fixed z), Disc's decision map, Gen's weights and `mode_metrics`. `seed` fixes the initial
     weights and every random draw of the run; torch's global generator is left as it was.
-    Runs with one intra-op thread and no denormals (`small_net_cpu`).
+    Runs with one intra-op thread and no denormals (`small_net_cpu`). `name` labels the run and
+    its progress bar (default: the configuration's name, "custom" for a `RingConfig`).
     """
     with small_net_cpu():
-        return _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size)
+        return _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size,
+                               name)
 
 
-def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size) -> RingRun:
-    name = config if isinstance(config, str) else "custom"
+def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size,
+                    name) -> RingRun:
+    name = name or (config if isinstance(config, str) else "custom")
     if isinstance(config, str):
         if config not in RING_CONFIGS:
             raise KeyError(f"unknown ring configuration {config!r}; known: {sorted(RING_CONFIGS)}")
@@ -217,9 +229,8 @@ def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_s
         model = c.build()
         # z and the instance noise continue the seeded stream after the initial weights
         noise_g = torch.Generator().set_state(torch.get_rng_state())
-    opt_g = torch.optim.Adam(model.G.parameters(), lr=c.lr, betas=c.betas, foreach=True)
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=c.d_lr or c.lr, betas=c.betas,
-                             foreach=True)
+    opt_g = toy_adam(model.G.parameters(), lr=c.lr, betas=c.betas)
+    opt_d = toy_adam(model.D.parameters(), lr=c.d_lr or c.lr, betas=c.betas)
     z_fixed = model.prior(n_eval, torch.Generator().manual_seed(10_000 + seed))  # (n_eval, z_dim)
     modes = ring_modes(RING["n_modes"], RING["radius"])
     snapshots: list[dict] = []
@@ -248,9 +259,8 @@ def ring_study(configs: list[str] | dict[str, RingConfig], seeds=(0, 1, 2), step
                snapshot_every: int = 500, progress: bool = True) -> dict[str, list[RingRun]]:
     """Train every configuration with every seed (same steps): {config name: [RingRun, ...]}."""
     items = configs.items() if isinstance(configs, dict) else [(c, c) for c in configs]
-    return {name: [replace(train_ring_gan(config, seed=seed, steps=steps,
-                                          snapshot_every=snapshot_every, progress=progress),
-                           name=name) for seed in seeds]
+    return {name: [train_ring_gan(config, seed=seed, steps=steps, snapshot_every=snapshot_every,
+                                  progress=progress, name=name) for seed in seeds]
             for name, config in items}
 
 

@@ -18,7 +18,7 @@ Also here, for the notebook: `train_ring_config` (the live runs), `ring_record` 
 → the same JSON shape), `ring_agrees`, `format_ring`, `plot_ring_finals`, `plot_ring_curves`,
 and the comparisons its text is rendered from: `coursekit.core.stats.range_verdict` (higher / lower / not
 distinguishable, from the per-seed ranges), `spread` (mean ± std and range as text),
-`first_step_all_covered`, `what_the_runs_separate`.
+`first_step_all_covered`, `covered_from_text`, `noise_and_coverage`, `what_the_runs_separate`.
 """
 from __future__ import annotations
 
@@ -93,8 +93,7 @@ def train_ring_config(name: str, seeds=(0,), steps: int = 4000,
     (as the study does, so the same seed and steps give the study's numbers): [RingRun, ...]."""
     if name not in RING_STUDY:
         raise KeyError(f"unknown ring configuration {name!r}; known: {sorted(RING_STUDY)}")
-    config = name if name in RING_CONFIGS else RING_STUDY[name]  # a name labels the bar
-    return ring_study({name: config}, seeds=seeds, steps=steps,
+    return ring_study({name: RING_STUDY[name]}, seeds=seeds, steps=steps,
                       snapshot_every=max(1, steps // 8), progress=progress)[name]
 
 
@@ -171,6 +170,54 @@ def first_step_all_covered(curve: dict, n_modes: int = 8) -> int | None:
     return steps[0] if steps else None
 
 
+def covered_from_text(result: dict, name: str) -> str:
+    """Per seed of configuration `name`, the snapshot step from which all 8 modes stay covered:
+    "step 2000 (seed 0), never to the end (seed 1), …"."""
+    s = result["configs"][name]
+    steps = [first_step_all_covered(c) for c in s["curves"]]
+    return ", ".join(f"step {st} (seed {seed})" if st is not None else f"never to the end (seed {seed})"
+                     for seed, st in zip(s["seeds"], steps))
+
+
+def noise_and_coverage(result: dict) -> str:
+    """Markdown: when `noise_anneal` and its control `cosine_lr` come to cover all 8 modes for
+    good, seed by seed, and what that says about the noise (from the per-seed numbers only)."""
+    c = result["configs"]
+    noisy, ctrl = c["noise_anneal"], c["cosine_lr"]
+    first = {n: [first_step_all_covered(cv) for cv in c[n]["curves"]]
+             for n in ("noise_anneal", "cosine_lr")}
+    pairs = [(a, b) for a, b in zip(first["noise_anneal"], first["cosine_lr"])
+             if a is not None and b is not None]
+    only = {n: [seed for seed, st, other in zip(c[n]["seeds"], first[n], first[o])
+                if st is not None and other is None]
+            for n, o in (("noise_anneal", "cosine_lr"), ("cosine_lr", "noise_anneal"))}
+    parts = [f"`noise_anneal` keeps all eight from {covered_from_text(result, 'noise_anneal')}; "
+             f"the control `cosine_lr`, without any noise, from "
+             f"{covered_from_text(result, 'cosine_lr')}."]
+    if pairs:
+        later = sum(a > b for a, b in pairs)
+        earlier = sum(a < b for a, b in pairs)
+        where = f"on the {count(len(pairs), 'seed')} where both get there"
+        if later == len(pairs):
+            parts.append(f"{where.capitalize()}, the noise run gets there later"
+                         + ("" if only["noise_anneal"] else
+                            ": the noise delays coverage rather than bringing it") + ".")
+        elif earlier == len(pairs):
+            parts.append(f"{where.capitalize()}, the noise run gets there earlier.")
+        else:
+            parts.append(f"{where.capitalize()}, neither gets there first every time.")
+    for name, seeds in only.items():
+        if seeds:
+            verdict = range_verdict(noisy["modes"], ctrl["modes"])
+            parts.append(f"Only `{name}` keeps all eight to the end on "
+                         f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}; "
+                         f"over the {count(len(noisy['modes']), 'seed')} the final modes "
+                         f"covered are {verdict}"
+                         + ("" if verdict in ("higher", "lower") else
+                            ", so this does not show that one of them covers more") + ".")
+    return " ".join(parts)
+
+
 def what_the_runs_separate(result: dict) -> str:
     """Markdown: what `vanilla`, `cosine_lr` and `noise_anneal` of a ring record separate,
     each comparison computed from the per-seed numbers (`coursekit.core.stats.range_verdict`), and what they do not
@@ -245,4 +292,4 @@ STUDIES.add("gan_ring", Study(
     "ring of 8 Gaussians: modes covered and % HQ of slow_disc, vanilla, noise_anneal and the "
     "control cosine_lr (noise_anneal's learning rates without instance noise), seeds 0-2, "
     "4,000 steps", "03", agrees=ring_agrees,
-    same=("steps",)))
+    same=("steps",), threads=1))

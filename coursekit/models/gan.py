@@ -19,7 +19,8 @@ The ring-of-8 study, the vanishing-gradient sweep and the figures are in `course
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -115,6 +116,21 @@ def _updates(optimizer: torch.optim.Optimizer) -> int:
     return int(optimizer.state[first]["step"]) if first in optimizer.state else 0
 
 
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Hold `module`'s parameters fixed inside the block (requires_grad off, restored after):
+    gradients still flow *through* it to its inputs, but none are computed for its weights."""
+    params = list(module.parameters())       # one walk over the modules (this runs every step)
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
 def gan_step(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              gen_loss: str = "nonsaturating", d_steps: int = 1,
              preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -159,9 +175,10 @@ def gan_step(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
         # lecture (GAN): "Gen and Disc are trained simultaneously, by backpropagation": Gen's
         # gradient flows through Disc, which is held fixed (only opt_g steps)
         x_gen = x_fake_g if reuse_fakes else model.G(model.prior(n, generator))
-        d_fake_g = model.D(blur(x_gen))
-        loss_g = generator_loss(d_fake_g, gen_loss)
-        gradient_step(model.G, opt_g, loss_g)
+        with frozen(model.D):  # Disc's weights get no gradient: backward skips their matmuls
+            d_fake_g = model.D(blur(x_gen))
+            loss_g = generator_loss(d_fake_g, gen_loss)
+            gradient_step(model.G, opt_g, loss_g)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "d_acc": discriminator_accuracy(d_real, d_fake),
                 "d_real": torch.sigmoid(d_real).mean().item(),

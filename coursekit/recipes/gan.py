@@ -44,6 +44,8 @@ class GANConfig:
     steps: int = 7000
     batch_size: int = 64
     lr: float = 4e-4
+    #: Disc's learning rate (two time-scale update rule, TTUR); None: `lr`, as Gen's
+    d_lr: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     gen_loss: str = "nonsaturating"
     ema_decay: float = 0.995
@@ -90,8 +92,8 @@ def fit(model: MNISTGAN, cfg: Config, config: GANConfig) -> tuple[dict, dict]:
     x_train = load_mnist("train").x                                   # (N, 1, 28, 28) in [0, 1]
     opt_g = torch.optim.Adam(model.G.parameters(), lr=config.lr, betas=config.betas,
                              foreach=True)
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=config.lr, betas=config.betas,
-                             foreach=True)
+    opt_d = torch.optim.Adam(model.D.parameters(), lr=config.d_lr or config.lr,
+                             betas=config.betas, foreach=True)
     z_fixed = model.prior(config.n_grid, cfg.generator(31_337))        # (n_grid, z_dim)
     # EMA of the weights, θ̄ ← d·θ̄ + (1 − d)·θ: averages out the players' oscillations; the
     # snapshots and the saved Gen use θ̄ (Disc's EMA is kept too but only Gen's matters).
@@ -140,16 +142,24 @@ def _spread(scores: list[dict[str, float]], seeds: tuple[int, ...]) -> dict[str,
     return out
 
 
-CONFIG = GANConfig()
+def recipe(config: GANConfig) -> Recipe:
+    """The ``"gan"`` recipe with these settings (its card's description is made from them);
+    ``register(recipe(replace(CONFIG, …)))`` trains a variant with ``pretrain gan``."""
+    c = config
+    adam = (f"Adam {c.lr:g} (β1 {c.betas[0]}) for both" if c.d_lr in (None, c.lr) else
+            f"Adam (β1 {c.betas[0]}) {c.lr:g} for Gen, {c.d_lr:g} for Disc")
+    return Recipe(
+        "gan", c, build=build, fit=fit,
+        description=(f"DCGAN on MNIST (z_dim {c.z_dim}, Gen width {c.width}, Disc width "
+                     f"{c.d_width}, DCGAN init), the lecture's ±1 game with the "
+                     f"non-saturating Gen loss, {adam}, "
+                     f"{c.steps} steps of batch {c.batch_size}, Gen's step reuses Disc's "
+                     f"fakes, weights = EMA (decay {c.ema_decay}). Metrics: {c.n_eval} "
+                     f"samples per sampling seed {c.eval_seeds} vs the held-out images "
+                     f"(unprefixed = median, _min/_max = range, seedN_ = one seed); raw_*: the last "
+                     f"raw weights, seed {c.eval_seeds[0]}. Extras: fixed-z sample grids at "
+                     f"steps {c.snapshot_steps}."))
 
-register(Recipe(
-    "gan", CONFIG, build=build, fit=fit,
-    description=(f"DCGAN on MNIST (z_dim {CONFIG.z_dim}, Gen width {CONFIG.width}, Disc width "
-                 f"{CONFIG.d_width}, DCGAN init), the lecture's ±1 game with the "
-                 f"non-saturating Gen loss, Adam {CONFIG.lr:g} (β1 {CONFIG.betas[0]}) for both, "
-                 f"{CONFIG.steps} steps of batch {CONFIG.batch_size}, Gen's step reuses Disc's "
-                 f"fakes, weights = EMA (decay {CONFIG.ema_decay}). Metrics: {CONFIG.n_eval} "
-                 f"samples per sampling seed {CONFIG.eval_seeds} vs the held-out images "
-                 f"(unprefixed = median, _min/_max = range, seedN_ = one seed); raw_*: the last "
-                 f"raw weights, seed {CONFIG.eval_seeds[0]}. Extras: fixed-z sample grids at "
-                 f"steps {CONFIG.snapshot_steps}.")))
+
+CONFIG = GANConfig()
+register(recipe(CONFIG))

@@ -44,6 +44,14 @@ def test_result_round_trip_with_provenance(tmp_path, toy_study, capsys):
     assert "remake: python -m coursekit reproduce toy_study" in line
 
 
+def test_provenance_records_the_threads_a_study_sets_for_itself(toy_study):
+    cfg = setup(seed=0, profile="fast", verbose=False)
+    assert R.run_study(toy_study, cfg)["provenance"]["threads"] == cfg.threads
+    R.STUDIES.items[toy_study].threads = 1          # its runs set one thread themselves
+    assert R.run_study(toy_study, cfg)["provenance"]["threads"] == 1
+    assert R.STUDIES.get("gan_ring").threads == 1
+
+
 def test_missing_corrupt_or_foreign_result_files_are_clear_errors(tmp_path, toy_study):
     with pytest.raises(R.ResultError, match="not found.*reproduce toy_study"):
         R.load_result(toy_study, directory=tmp_path)

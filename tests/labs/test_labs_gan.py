@@ -173,6 +173,28 @@ def test_toy_training_runs_on_one_thread_without_denormals_and_restores_the_sett
     assert torch.get_num_threads() == before
 
 
+def test_toy_adam_is_adam_up_to_float_rounding():
+    torch.manual_seed(0)
+    start = [torch.randn(64, 64), torch.randn(64)]
+    grads = torch.Generator().manual_seed(1)
+    draws = [[torch.randn(p.shape, generator=grads) for p in start] for _ in range(200)]
+
+    def run(make):
+        ps = [p.clone().requires_grad_() for p in start]
+        opt = make(ps)
+        for gs in draws:
+            for p, g in zip(ps, gs):
+                p.grad = g
+            opt.step()
+        return ps
+
+    fused = run(lambda ps: gan_ring.toy_adam(ps, lr=1e-3, betas=(0.5, 0.999)))
+    plain = run(lambda ps: torch.optim.Adam(ps, lr=1e-3, betas=(0.5, 0.999), foreach=False))
+    moved = max((f - s).abs().max().item() for f, s in zip(fused, start))
+    gap = max((f - p).abs().max().item() for f, p in zip(fused, plain))
+    assert moved > 0.05 and gap < 1e-5, (moved, gap)
+
+
 def test_perfect_generator_hq_is_the_2d_gaussian_mass_within_3_std():
     assert gan_ring.PERFECT_HQ == pytest.approx(98.89, abs=0.01)
 

@@ -103,6 +103,35 @@ def test_gan_step_draws_from_its_generator_and_updates_both_players():
         gan.gan_step(None, None, "wasserstein")
 
 
+def test_gan_step_holds_disc_fixed_while_gen_learns_and_restores_its_flags():
+    torch.manual_seed(0)
+    model = gan.ToyGAN(z_dim=2, hidden=8, depth=1)
+    opt_g, opt_d = (torch.optim.Adam(p.parameters(), lr=1e-2) for p in (model.G, model.D))
+    seen = {}
+    d_step, g_step = opt_d.step, opt_g.step
+
+    def spy_d(*a, **k):                       # Disc's own gradient, at its update
+        seen["d_grad"] = [p.grad.clone() for p in model.D.parameters()]
+        return d_step(*a, **k)
+
+    def spy_g(*a, **k):                       # during Gen's update Disc is frozen
+        seen["frozen"] = [p.requires_grad for p in model.D.parameters()]
+        seen["g_grad"] = all(p.grad is not None for p in model.G.parameters())
+        return g_step(*a, **k)
+
+    opt_d.step, opt_g.step = spy_d, spy_g
+    gan.gan_step(opt_g, opt_d, generator=torch.Generator().manual_seed(0))(model, torch.ones(16, 2))
+    assert seen["frozen"] == [False] * len(seen["d_grad"]) and seen["g_grad"]
+    # Gen's backward passed *through* Disc but left Disc's gradients as its own step made them
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.D.parameters(), seen["d_grad"]))
+    assert all(p.requires_grad for p in model.D.parameters())
+    layer = torch.nn.Linear(2, 2)
+    layer.bias.requires_grad_(False)          # a parameter frozen before stays frozen
+    with gan.frozen(layer):
+        assert not layer.weight.requires_grad
+    assert layer.weight.requires_grad and not layer.bias.requires_grad
+
+
 # ----------------------------------------------------------------------------- players
 def test_toy_generator_and_discriminator_shapes_and_packing():
     model = gan.ToyGAN(z_dim=3, hidden=16, depth=2, pack=4)

@@ -48,3 +48,10 @@ def test_run_time_line_is_replaced_not_repeated(tmp_path):
     source = nbformat.read(str(path), as_version=4).cells[1].source
     assert source.count(B.RUN_TIME_PREFIX) == 1 and "about 58 s" in source
     assert source.startswith("# Title\nText.")
+
+
+def test_machine_speed_times_a_toy_step_and_a_conv_step_and_old_rows_say_not_measured():
+    speed = B.machine_speed(repeats=1)
+    assert set(speed) == {"mlp_step_ms", "conv_step_ms"} and all(v > 0 for v in speed.values())
+    assert B.speed({"wall_s": 1.0}) == "not measured"
+    assert B.speed({"mlp_step_ms": 0.5, "conv_step_ms": 12.0}) == "0.50 / 12.0 ms"
