@@ -66,5 +66,38 @@ def main() -> None:
               f"{'met' if fd_ratio <= 1.5 else 'NOT met'}")
 
 
+#: The [sample-quality] bars: FD / real-vs-real (median over 3 sampling seeds, n = 1,000) and
+#: the training loop's CPU seconds on 1 thread. The latent model's bar is the issue's "try for".
+BARS = {"ddpm": (5.0, 900.0), "ldm": (3.0, 900.0)}
+#: Where each card keeps its DDIM-50 sampler's FD ratio for sampling seed 1, 2, 3.
+SEED_KEYS = {"ddpm": ("ddim50_eta1_fd_ratio", "seed2_ddim50_eta1_fd_ratio",
+                      "seed3_ddim50_eta1_fd_ratio"),
+             "ldm": ("ddim50_fd_ratio", "seed2_ddim50_fd_ratio", "seed3_ddim50_fd_ratio")}
+
+
+def verdict_line(name: str, metrics: dict) -> str:
+    """One card against its bars: training CPU-s, FD ratio median (range) over the sampling
+    seeds the card has, and met / NOT met (fewer than 3 seeds: no verdict on the median)."""
+    fd_bar, cpu_bar = BARS[name]
+    ratios = sorted(metrics[k] for k in SEED_KEYS[name] if k in metrics)
+    cpu = metrics.get("train_loop_cpu_seconds", float("nan"))
+    median = ratios[len(ratios) // 2] if len(ratios) % 2 else float("nan")
+    head = (f"{name} card: training loop {cpu:.0f} CPU-s ({cpu / cpu_bar:.2f} x the {cpu_bar:.0f} s "
+            f"bar); DDIM-50 FD / real-vs-real over {len(ratios)} sampling seed(s): "
+            + ", ".join(f"{r:.2f}" for r in ratios))
+    if len(ratios) < 3:
+        return head + " — NO VERDICT on the median: the bar asks for 3 sampling seeds"
+    ok = median <= fd_bar and cpu <= cpu_bar
+    return (head + f"; median {median:.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}) vs the "
+            f"{fd_bar:g}x bar: {'met' if ok else 'NOT met'} ({median / fd_bar:.2f} x the bar)")
+
+
+def verdict() -> None:
+    """The committed pixel and latent DDPM cards against the bars (printed last)."""
+    for name in BARS:
+        print(verdict_line(name, ck.pretrained(name, verbose=False).card["metrics"]))
+
+
 if __name__ == "__main__":
     main()
+    verdict()

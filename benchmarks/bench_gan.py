@@ -32,7 +32,7 @@ import torch
 import coursekit as ck
 from coursekit.labs import gan_ring
 from coursekit.models import gan
-from coursekit.recipes.gan import GANConfig, build
+from coursekit.recipes.gan import GANConfig, build, format_ablation
 
 
 def per_step(fn, steps: int) -> tuple[float, float]:
@@ -84,39 +84,6 @@ def main() -> None:
           f"its checkpoint) {dcgan_s:.0f} s = {dcgan_s / BUDGET_S:.2f} x")
 
 
-#: What each ingredient did to FD at equal CPU time (measured, 1 thread; benchmarks/gan_pilots.md).
-#: Columns: run, what changed, steps, training-loop CPU-s, FD / real-vs-real (n = 1,000 vs the
-#: held-out 1,000), load average (1-min, on the 2-core machine) while it ran. "textbook": z 64,
-#: Gen 64 / Disc 64 channels, Adam 2e-4 β1 0.5, batch 64, the ±1 game with the non-saturating loss.
-ABLATION: tuple[tuple[str, str, int, float, str, str], ...] = (
-    # 2026-12-01, gan_pilot.py, raw weights, sampling seed 1, at 300 CPU-s ("+": added to reuse)
-    ("base", "textbook", 1155, 300, "37.2 (seed 1)", "1-6"),
-    ("reuse", "+ Gen reuses Disc's fakes", 1229, 296, "36.5 (seed 1)", "1-6"),
-    ("reuse_aug2", "+ translate ±2 px (DiffAugment)", 1215, 289, "30.7 (seed 1, 9/10)", "1-6"),
-    ("reuse_g32d32", "+ Gen and Disc width 32", 3367, 300, "25.9 (seed 1)", "1-6"),
-    ("reuse_lr4", "+ lr 4e-4 both", 1246, 300, "25.3 (seed 1)", "1-6"),
-    ("reuse_g64d32", "+ Disc width 32", 2179, 288, "21.5 (seed 1)", "1-6"),
-    ("d32_lr4", "+ Disc width 32 + lr 4e-4", 2417, 300, "18.2 (seed 1)", "1-6"),
-    # at the full budget; EMA weights, median (range) of sampling seeds 1-3 where given
-    ("base", "textbook", 3436, 900, "14.6 (seed 1)", "1-6"),
-    ("d32_lr4", "Disc 32, lr 4e-4, reuse, EMA 0.995", 7045, 872, "8.59 (8.12-9.16)", "1-6"),
-    ("card 2026-12-01", "the same, `pretrain gan`", 7000, 956, "9.28 (8.77-9.76)", "n/a"),
-    # 2026-12-02, the card's recipe with its lr on coursekit's cosine_schedule (not kept)
-    ("cosine0", "card's, lr 4e-4 cosine -> 0, 6500 st", 6500, 1044, "12.3 (11.2-12.6)",
-     "4.5-9.0, mean 6.9"),
-    ("cosine6e-4", "card's, lr 6e-4 cosine -> 0.3x", 7000, 1231, "10.1 (9.42-10.3)",
-     "1.8-7.3, mean 3.8"),
-)
-
-
-def ablation() -> None:
-    """Print `ABLATION` (recorded numbers, not re-measured here)."""
-    print("ablation (recorded, 1 thread; FD / real-vs-real, n = 1,000):")
-    print(f"  {'run':16s} {'change':38s} {'steps':>6s} {'CPU-s':>6s} {'FD ratio':22s} load")
-    for run, change, steps, cpu, fd, load in ABLATION:
-        print(f"  {run:16s} {change:38s} {steps:6d} {cpu:6.0f} {fd:22s} {load}")
-
-
 #: The [sample-quality] bars for the MNIST GAN.
 BARS = {"fd_ratio": 8.0, "train_cpu_s": 900.0, "coverage": 10, "kl_uniform": 0.05}
 
@@ -141,5 +108,5 @@ def verdict() -> None:
 
 if __name__ == "__main__":
     main()
-    ablation()
+    print(format_ablation())
     verdict()

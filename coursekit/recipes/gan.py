@@ -6,10 +6,14 @@ fixed-z sample grids taken during training are saved next to the weights (``extr
 notebook 03's replay slider.
 
 What the recipe adds to the textbook DCGAN, and why (pilots at equal CPU time, 1 thread; the
-ablation is in benchmarks/bench_gan.py): a Disc half as wide as Gen (d_width 32 vs 64: the
-biggest single gain — a cheaper step buys ~1.8× the steps per CPU-second, and Disc stays weak
-enough for Gen to learn), learning rate 4e-4 for both players instead of 2e-4, DCGAN weight
-initialisation, and Gen's step reusing the fakes of Disc's step. The loss is the lecture's.
+ablation is `ABLATION` below, printed by benchmarks/bench_gan.py and notebook 03): a Disc half
+as wide as Gen (d_width 32 vs 64: the biggest single gain — a cheaper step buys ~1.8× the steps
+per CPU-second, and Disc stays weak enough for Gen to learn), learning rate 4e-4 for both
+players instead of 2e-4, DCGAN weight initialisation, and Gen's step reusing the fakes of Disc's
+step. The loss is the lecture's. The run is limited by how many steps it gets: 9,000 steps of
+batch 64 score FD 7.6× real-vs-real (median of 3 sampling seeds; 7,000 steps: 9.3×), and 18,000
+steps of batch 32 in about the same CPU time score worse (8.5×): more, noisier updates do not
+buy what longer training does.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ class GANConfig:
     z_dim: int = 64
     width: int = 64
     d_width: int = 32
-    steps: int = 7000
+    steps: int = 9000
     batch_size: int = 64
     lr: float = 4e-4
     #: Disc's learning rate (two time-scale update rule, TTUR); None: `lr`, as Gen's
@@ -49,7 +53,7 @@ class GANConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     gen_loss: str = "nonsaturating"
     ema_decay: float = 0.995
-    snapshot_steps: tuple[int, ...] = (0, 100, 250, 500, 1000, 2000, 3500, 5000, 7000)
+    snapshot_steps: tuple[int, ...] = (0, 100, 250, 500, 1000, 2000, 4000, 6500, 9000)
     n_grid: int = 64
     n_eval: int = 1000
     eval_seeds: tuple[int, ...] = (1, 2, 3)
@@ -140,6 +144,56 @@ def _spread(scores: list[dict[str, float]], seeds: tuple[int, ...]) -> dict[str,
         out[key] = values[len(values) // 2]
         out[f"{key}_min"], out[f"{key}_max"] = values[0], values[-1]
     return out
+
+
+#: What each ingredient did to FD at equal CPU time (measured, 1 thread; benchmarks/gan_pilots.md).
+#: Columns: run, what changed, steps, training-loop CPU-s, FD / real-vs-real (n = 1,000 vs the
+#: held-out 1,000), load average (1-min, on the 2-core machine) while it ran. "textbook": z 64,
+#: Gen 64 / Disc 64 channels, Adam 2e-4 β1 0.5, batch 64, the ±1 game with the non-saturating loss.
+ABLATION: tuple[tuple[str, str, int, float, str, str], ...] = (
+    # 2026-12-01, gan_pilot.py, raw weights, sampling seed 1, at 300 CPU-s ("+": added to reuse)
+    ("base", "textbook", 1155, 300, "37.2 (seed 1)", "1-6"),
+    ("reuse", "+ Gen reuses Disc's fakes", 1229, 296, "36.5 (seed 1)", "1-6"),
+    ("reuse_aug2", "+ translate ±2 px (DiffAugment)", 1215, 289, "30.7 (seed 1, 9/10)", "1-6"),
+    ("reuse_g32d32", "+ Gen and Disc width 32", 3367, 300, "25.9 (seed 1)", "1-6"),
+    ("reuse_lr4", "+ lr 4e-4 both", 1246, 300, "25.3 (seed 1)", "1-6"),
+    ("reuse_g64d32", "+ Disc width 32", 2179, 288, "21.5 (seed 1)", "1-6"),
+    ("d32_lr4", "+ Disc width 32 + lr 4e-4", 2417, 300, "18.2 (seed 1)", "1-6"),
+    # at the full budget; EMA weights, median (range) of sampling seeds 1-3 where given
+    ("base", "textbook", 3436, 900, "14.6 (seed 1)", "1-6"),
+    ("d32_lr4", "Disc 32, lr 4e-4, reuse, EMA 0.995", 7045, 872, "8.59 (8.12-9.16)", "1-6"),
+    ("card 2026-12-01", "the same, `pretrain gan`", 7000, 956, "9.28 (8.77-9.76)", "n/a"),
+    # 2026-12-02, the card's recipe with its lr on coursekit's cosine_schedule (not kept)
+    ("cosine0", "card's, lr 4e-4 cosine -> 0, 6500 st", 6500, 1044, "12.3 (11.2-12.6)",
+     "4.5-9.0, mean 6.9"),
+    ("cosine6e-4", "card's, lr 6e-4 cosine -> 0.3x", 7000, 1231, "10.1 (9.42-10.3)",
+     "1.8-7.3, mean 3.8"),
+    # 2026-12-02, later, a faster machine (the card's step: 88 ms CPU idle, 137 on the one above);
+    # build/gan_pilot.py = `pretrain gan` with these settings; the two ran side by side
+    ("A_b64_9k", "card's, 9,000 steps", 9000, 757, "7.56 (6.99-7.78)", "0.7-2.1 (2 runs)"),
+    ("B_b32_18k", "card's, batch 32, 18,000 st, EMA .9975", 18000, 811, "8.54 (8.51-9.25)",
+     "0.7-2.1 (2 runs)"),
+    ("card 2026-12-02", "A as `pretrain gan` (the same metrics)", 9000, 834, "7.56 (6.99-7.78)",
+     "1.0-1.5 (alone)"),
+)
+
+
+#: The rows notebook 03 shows: the ingredients at equal CPU time, then the budget runs.
+SHORT_ABLATION = ("base", "reuse", "reuse_aug2", "reuse_lr4", "reuse_g64d32", "d32_lr4",
+                  "card 2026-12-01", "A_b64_9k", "B_b32_18k", "card 2026-12-02")
+
+
+def format_ablation(runs: tuple[str, ...] | None = None) -> str:
+    """`ABLATION` as a plain-text table (recorded numbers, not re-measured); `runs`: only the
+    rows of these runs (e.g. `SHORT_ABLATION`)."""
+    lines = ["ablation (recorded pilots, 1 thread, not measured now; FD / real-vs-real, n = 1,000):",
+             f"  {'run':16s} {'change':38s} {'steps':>6s} {'CPU-s':>6s} {'FD ratio':22s} load"]
+    for run, change, steps, cpu, fd, load in ABLATION:
+        if runs is not None and run not in runs:
+            continue
+        lines.append(f"  {run:16s} {change:38s} {steps:6d} {cpu:6.0f} {fd:22s} {load}")
+    return "\n".join(lines)
+
 
 
 def recipe(config: GANConfig) -> Recipe:

@@ -106,3 +106,20 @@ def test_dcgan_init_draws_small_weights_and_unit_batchnorm_scales():
     bn = model.G.up[1]
     assert abs(float(bn.weight.mean()) - 1.0) < 0.01 and float(bn.bias.abs().max()) == 0.0
     assert model.D.net[0].out_channels == R.GANConfig().d_width
+
+
+@pytest.mark.slow
+def test_a_variant_recipe_describes_its_own_settings_and_disc_gets_its_own_lr(cfg, monkeypatch):
+    assert "Adam 0.0004 (β1 0.5) for both" in R.recipe(R.CONFIG).description
+    ttur = replace(R.GANConfig().tiny(), d_lr=1e-4)
+    assert "0.0004 for Gen, 0.0001 for Disc" in R.recipe(ttur).description
+    lrs = []
+    real_adam = torch.optim.Adam
+
+    def spy(params, lr, **kw):
+        lrs.append(lr)
+        return real_adam(params, lr=lr, **kw)
+
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    R.fit(R.build(ttur), cfg, ttur)
+    assert lrs == [ttur.lr, 1e-4]                                     # Gen's, then Disc's
