@@ -109,6 +109,15 @@ def score_samples(model: nn.Module, n: int, seed: int, prefix: str, **sample_kw)
     return out
 
 
+def describe_samplers(samplers: tuple[Sampler, ...], T: int) -> str:
+    """The card's sampler keys in words, e.g. "ddim50_*: DDIM-50 (η = 0), sampling seed 1"
+    (sampling seed = the recipe's seed + the sampler's offset; 1 with seed 0)."""
+    def what(s: Sampler) -> str:
+        kind = f"DDIM-{s.steps}" if s.steps is not None else f"all {T} ancestral steps"
+        return kind + (f" (η = {s.eta:g})" if s.eta is not None else "")
+    return "; ".join(f"{s.prefix}*: {what(s)}, sampling seed {s.seed_offset}" for s in samplers)
+
+
 def evaluate(model: nn.Module, n: int, seed: int, samplers: tuple[Sampler, ...]) -> dict:
     """`score_samples` of n samples from each of `samplers` (sampling seeds seed + offset),
     plus ``eval_n`` and the CPU seconds of the whole evaluation (``eval_cpu_seconds``)."""
@@ -130,7 +139,9 @@ class DDPMConfig:
 
     2026-12-02 (a faster machine: ≈0.10 CPU-s per step of batch 32 on 1 thread): 8,000 steps,
     884 CPU-s of training, DDIM-50 η = 1 FD 4.86× / 4.50× / 4.28× real-vs-real (sampling seeds
-    1 / 2 / 3, median 4.50×; η = 0: 6.95×) — the 5× bar met by training longer.
+    1 / 2 / 3, median 4.50×; η = 0: 6.95×) — the 5× bar met by training longer. A second
+    `python -m coursekit pretrain ddpm` (same seed, the other core busy) gave bit-identical
+    weights and the same metrics; only the CPU times differ (871 CPU-s of training).
 
     Chosen by 600-step pilot runs (DDIM-50 Fréchet distance): a plain 28×28 U-Net of base width
     16 beat a 2×2-patch U-Net of width 32 per CPU second; cosine schedule + min-SNR-5 weighting
@@ -216,22 +227,43 @@ def fit_ddpm(model: ImageDiffusion, cfg: Config, config: DDPMConfig) -> dict:
 class LDMConfig:
     """Settings of the registered "ldm" model: the "ae" autoencoder plus a latent diffusion.
 
-    Chosen on 1 thread by the Fréchet distance of 1,000 DDIM-50 samples (sampling seeds 1 / 2,
-    × real-vs-real): 4,000 steps, EMA 0.995 (the notebook's first version, 90 CPU-s)
-    5.54× / 4.76×; 12,000 steps, EMA 0.995 (263 CPU-s) 4.63× / 3.64×.
+    Chosen on 1 thread by the Fréchet distance of 1,000 DDIM-50 samples (× real-vs-real,
+    sampling seeds 1 / 2 / 3): 4,000 steps, EMA 0.995 (the notebook's first version, 90 CPU-s)
+    5.54× / 4.76× (seeds 1 / 2); 12,000 steps, EMA 0.995 (the 2026-11-27 card, 246 CPU-s on
+    that machine) 4.63× / 3.64× / 4.33× (the third from compare_models).
+
+    2026-12-02 pilots (`benchmarks/ldm_pilots.py NAME` = `fit_ldm` with the settings changed; 1 thread,
+    two side by side; latent loop CPU-s on this faster machine, ≈ 8 ms per step of the
+    256-wide MLP; the autoencoder's own 170 CPU-s come on top):
+
+        30,000 steps, EMA 0.999                241 CPU-s   3.66 / 3.25 / 3.24  median 3.25
+        hidden 512, 12,000 steps, EMA 0.995    268 CPU-s   4.26 / 3.17 / 3.15  median 3.17
+        hidden 512, 24,000 steps, EMA 0.999    552 CPU-s   3.81 / 2.53 / 2.44  median 2.53
+        60,000 steps, EMA 0.999 (this config)  511 CPU-s   3.16 / 2.64 / 2.58  median 2.64
+
+    The last two cannot be told apart by range; the 256-wide one keeps the architecture (and
+    parameter count) of the notebook's latent model and has the narrower range. The yardstick
+    of notebook 04, the autoencoder's reconstructions of 1,000 training digits, scores 2.8×–2.9×
+    on three disjoint sets: not a bound (ancestral sampling of the chosen config: 2.35×).
+    `python -m coursekit pretrain ldm` with this config gave the committed card: the same
+    Fréchet distances as the pilot to the last digit, latent loop 526 CPU-s (the other core
+    busy with a `pretrain ddpm`).
     """
 
     T: int = 200
     hidden: int = 256  # width of the MLP denoiser
     depth: int = 4  # its hidden layers
-    steps: int = 12_000
+    steps: int = 60_000
     batch_size: int = 256
     lr: float = 2e-3
-    ema_decay: float = 0.995
+    ema_decay: float = 0.999
     n_eval: int = 1000  # samples per scored sampler
-    #: DDIM-50 (η = 0) with sampling seeds 1 and 2, and ancestral sampling with all T steps.
+    #: DDIM-50 (η = 0, the model's default) and ancestral sampling with all T steps, each with
+    #: sampling seeds 1, 2, 3 (the Fréchet distance of n samples moves with the sampling noise).
     samplers: tuple[Sampler, ...] = (Sampler("ddim50_", 1, 50), Sampler("seed2_ddim50_", 2, 50),
-                                     Sampler("ddpm200_", 1, None))
+                                     Sampler("seed3_ddim50_", 3, 50), Sampler("ddpm200_", 1, None),
+                                     Sampler("seed2_ddpm200_", 2, None),
+                                     Sampler("seed3_ddpm200_", 3, None))
 
     def tiny(self) -> LDMConfig:
         """Seconds-long variant: 20 steps, no evaluation."""
@@ -281,23 +313,23 @@ DDPM_RECIPE = register(Recipe(
     batch 32). sample() uses DDIM with 50 steps and η = 1 by default (metrics
     ddim50_eta1_*); the ddim50_* rows without 'eta1' are deterministic DDIM-50 (η = 0);
     ddim=False runs ancestral DDPM with all T. Samples are scored against the 1,000 held-out
-    images (fd_ratio: multiple of the real-vs-real Fréchet distance at the same n), drawn
-    with sampling seed 1; the seed2_* rows repeat the η = 1 sampler with sampling seed 2.
-    """)))
+    images (fd_ratio: multiple of the real-vs-real Fréchet distance at the same n).
+    """) + " Samplers: " + describe_samplers(DDPM.samplers, DDPM.T) + "."))
 
 LDM_RECIPE = register(Recipe(
     "ldm", LDM, build=build_ldm, fit=fit_ldm,
-    description=_prose("""
-    Latent DDPM: the committed 'ae' autoencoder (m = 16) plus a diffusion over its
-    standardized codes (MLP denoiser 256 wide, 4 layers, T = 200, cosine schedule,
-    ε-prediction, AdamW 2e-3 with warm-up + cosine decay, EMA 0.995, batch 256). sample()
-    runs DDIM with 50 steps (η = 0) in code space and decodes; steps=None runs all 200
-    ancestral steps. train_loop_cpu_seconds = the autoencoder's training loop + the latent
-    loop. Samples are scored against the 1,000 held-out images (fd_ratio: multiple of the
-    real-vs-real Fréchet distance at the same n), sampling seed 1; seed2_* repeats DDIM-50
-    with sampling seed 2.
-    """)))
+    description=(
+        f"Latent DDPM: the committed 'ae' autoencoder (m = 16) plus a diffusion over its "
+        f"standardized codes (MLP denoiser {LDM.hidden} wide, {LDM.depth} layers, T = {LDM.T}, "
+        f"cosine schedule, ε-prediction, AdamW {LDM.lr:g} with warm-up + cosine decay, "
+        f"{LDM.steps:,} steps of batch {LDM.batch_size}, EMA {LDM.ema_decay:g}). sample() runs "
+        f"DDIM with 50 steps (η = 0) in code space and decodes; steps=None runs all {LDM.T} "
+        f"ancestral steps. train_loop_cpu_seconds = the autoencoder's training loop + the "
+        f"latent loop. Samples are scored against the 1,000 held-out images (fd_ratio: "
+        f"multiple of the real-vs-real Fréchet distance at the same n). Samplers: "
+        f"{describe_samplers(LDM.samplers, LDM.T)}.")))
 
-__all__ = ["fit_diffusion", "fit_toy", "fit_latent", "Sampler", "score_samples", "evaluate",
+__all__ = ["fit_diffusion", "fit_toy", "fit_latent", "Sampler", "describe_samplers",
+           "score_samples", "evaluate",
            "DDPMConfig", "DDPM", "build_ddpm", "fit_ddpm", "DDPM_RECIPE",
            "LDMConfig", "LDM", "build_ldm", "fit_ldm", "LDM_RECIPE"]

@@ -8,6 +8,7 @@ import coursekit as ck
 from coursekit.core.checkpoints import checkpoint_path, fit_recipe, get_recipe
 from coursekit.models import diffusion as D
 from coursekit.recipes import diffusion as R
+from coursekit.recipes.diffusion import DDPM, LDM, Sampler, describe_samplers
 
 
 def test_training_lowers_the_denoising_loss_on_a_toy():
@@ -111,4 +112,20 @@ def test_committed_ldm_checkpoint_follows_the_contract():
     out = loaded.model.sample(4, torch.Generator().manual_seed(0), steps=5)
     assert out.shape == (4, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
     card = loaded.card["metrics"]
-    assert {"ddim50_fd_ratio", "seed2_ddim50_fd_ratio", "train_loop_cpu_seconds"} <= set(card)
+    # every sampler of the recipe is on the card: three sampling seeds for each kind of sampler
+    assert {s.prefix + "fd_ratio" for s in LDM.samplers} | {"train_loop_cpu_seconds"} <= set(card)
+    assert sorted(s.seed_offset for s in LDM.samplers if s.steps == 50) == [1, 2, 3]
+
+
+def test_committed_ddpm_card_scores_every_sampler_of_the_recipe():
+    if not checkpoint_path("ddpm").exists():
+        pytest.skip("data/checkpoints/ddpm.pt not made yet: python -m coursekit pretrain ddpm")
+    card = ck.pretrained("ddpm", verbose=False).card["metrics"]
+    assert {s.prefix + "fd_ratio" for s in DDPM.samplers} <= set(card)
+
+
+def test_describe_samplers_names_each_key_its_kind_and_its_seed():
+    text = describe_samplers((Sampler("ddim50_eta1_", 1, 50, 1.0), Sampler("seed2_ddpm9_", 2, None)),
+                             T=9)
+    assert text == ("ddim50_eta1_*: DDIM-50 (η = 1), sampling seed 1; "
+                    "seed2_ddpm9_*: all 9 ancestral steps, sampling seed 2")
