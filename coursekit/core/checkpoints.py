@@ -15,6 +15,8 @@ recipe in the default profile (and saves it), a tiny one in the fast profile (no
 from __future__ import annotations
 
 import platform
+import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -135,6 +137,24 @@ def training_cpu_minutes(card: dict) -> float:
     return float(card.get("train_cpu_seconds", card.get("train_seconds", float("nan")))) / 60
 
 
+def seed_spread(metrics: dict) -> dict[str, list[float]]:
+    """Per-seed values of each card metric scored with several sampling seeds: ``{base: [seed 1,
+    seed 2, …]}`` from the keys ``seedK_base`` (K ≥ 2) and ``seed1_base``, or the unprefixed
+    ``base`` where a card keeps seed 1 there. Timings (``*cpu_seconds``) are left out."""
+    seeds: dict[str, dict[int, float]] = {}
+    for key, value in metrics.items():
+        m = re.fullmatch(r"seed(\d+)_(.+)", key)
+        if m and not m.group(2).endswith("cpu_seconds"):
+            seeds.setdefault(m.group(2), {})[int(m.group(1))] = float(value)
+    out = {}
+    for base, by_seed in seeds.items():
+        if 1 not in by_seed and base in metrics:
+            by_seed[1] = float(metrics[base])
+        if len(by_seed) >= 2:
+            out[base] = [by_seed[k] for k in sorted(by_seed)]
+    return out
+
+
 def card_markdown(card: dict) -> str:
     """Render a card dict as a short Markdown model card."""
     lines = [f"# Model card: `{card['name']}`", "", card.get("description", ""), "",
@@ -154,6 +174,12 @@ def card_markdown(card: dict) -> str:
              f"| made | {card['date']} |", "", "## Metrics (measured at the end of training)",
              "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.4g} |" for k, v in card["metrics"].items()]
+    spread = seed_spread(card["metrics"])
+    if spread:  # the same checkpoint sampled with several seeds: median and range per metric
+        lines += ["", "## Over the sampling seeds (same checkpoint)", "",
+                  "| metric | seeds | median | range |", "| --- | --- | --- | --- |"]
+        lines += [f"| {base} | {len(v)} | {statistics.median(v):.4g} | {min(v):.4g}–{max(v):.4g} |"
+                  for base, v in spread.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -257,4 +283,4 @@ def pretrain_main(name: str, seed: int = 0, tiny: bool = False,
 
 
 __all__ = ["Recipe", "Pretrained", "training_cpu_minutes", "register", "recipes", "pretrained", "pretrain_main",
-           "save_pretrained", "load_pretrained_file", "checkpoint_path"]
+           "save_pretrained", "load_pretrained_file", "checkpoint_path", "seed_spread", "card_markdown"]

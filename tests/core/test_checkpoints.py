@@ -120,3 +120,33 @@ def test_training_cpu_minutes_prefers_the_loop_over_the_whole_recipe():
     card["metrics"] = {"train_loop_cpu_seconds": 600.0, "train_cpu_minutes": 4.5}
     assert C.training_cpu_minutes(card) == 10.0
     assert math.isnan(C.training_cpu_minutes({}))
+
+
+def test_seed_spread_groups_a_metric_over_its_sampling_seeds():
+    # diffusion cards keep seed 1 unprefixed; the gan card names seed 1 and keeps the median unprefixed
+    diffusion = {"ddim50_fd_ratio": 3.0, "seed2_ddim50_fd_ratio": 2.0, "seed3_ddim50_fd_ratio": 4.0,
+                 "seed2_ddim50_sample_cpu_seconds": 1.0, "ddim50_eta0_fd_ratio": 9.0}
+    assert C.seed_spread(diffusion) == {"ddim50_fd_ratio": [3.0, 2.0, 4.0]}
+    gan = {"seed1_fd_ratio": 7.0, "seed2_fd_ratio": 6.0, "seed3_fd_ratio": 8.0, "fd_ratio": 7.0}
+    assert C.seed_spread(gan) == {"fd_ratio": [7.0, 6.0, 8.0]}
+    assert C.seed_spread({"fd_ratio": 1.0, "raw_fd_ratio": 2.0}) == {}
+
+
+def test_card_markdown_gives_median_and_range_over_the_seeds():
+    card = {"name": "x", "command": "c", "seed": 0, "data": {"source": "s"}, "train_seconds": 1,
+            "threads": 1, "device": "cpu", "machine": "m", "parameters": 1,
+            "versions": {"coursekit": "0", "torch": "0", "python": "3"}, "date": "d",
+            "metrics": {"fd_ratio": 3.0, "seed2_fd_ratio": 2.0, "seed3_fd_ratio": 5.0}}
+    assert "| fd_ratio | 3 | 3 | 2–5 |" in C.card_markdown(card)
+    card["metrics"] = {"fd_ratio": 3.0}
+    assert "sampling seeds" not in C.card_markdown(card)
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "gan", "ddpm", "ldm", "classifier"])
+def test_committed_card_markdown_is_the_rendering_of_the_checkpoints_card(name):
+    path = C.checkpoint_path(name)
+    if not path.exists():
+        pytest.skip(f"{path} not made yet: python -m coursekit pretrain {name}")
+    card = torch.load(path, map_location="cpu", weights_only=True)["card"]
+    assert path.with_suffix(".md").read_text() == C.card_markdown(card), (
+        f"{path.with_suffix('.md')} is stale: rewrite it from the checkpoint's card")
