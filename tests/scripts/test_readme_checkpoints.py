@@ -3,13 +3,14 @@ README (or a README edited without a card) fails here, with the row and the numb
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from coursekit.core.checkpoints import checkpoint_path, training_cpu_minutes
+from coursekit.core.checkpoints import checkpoint_path, seed_spread, training_cpu_minutes
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -31,15 +32,15 @@ def checkpoint_rows(readme: str) -> list[tuple[list[str], str, str]]:
 
 
 def fd_phrase(metrics: dict, name: str) -> str | None:
-    """How the README states a sampling model's FD: median and range over 3 sampling seeds."""
-    if name in B.SEED_KEYS:
-        ratios = sorted(metrics[k] for k in B.SEED_KEYS[name])
-        lo, med, hi = ratios[0], ratios[1], ratios[-1]
-    elif "fd_ratio_min" in metrics:  # the gan card stores median and range itself
-        lo, med, hi = metrics["fd_ratio_min"], metrics["fd_ratio"], metrics["fd_ratio_max"]
-    else:
+    """How the README states a sampling model's FD: median and range over 3 sampling seeds of
+    the card's headline sampler (`bench_diffusion.SEED_KEYS`; the gan card's plain fd_ratio)."""
+    base = B.SEED_KEYS[name][0] if name in B.SEED_KEYS else "fd_ratio"
+    ratios = seed_spread(metrics).get(base)
+    if ratios is None:
         return None
-    return f"FD {med:.1f}× ({lo:.1f}–{hi:.1f}, 3 sampling seeds)"
+    assert len(ratios) == 3, f"{name}: {len(ratios)} sampling seeds of {base} on the card"
+    return (f"FD {statistics.median(ratios):.1f}× ({min(ratios):.1f}–{max(ratios):.1f}, "
+            f"3 sampling seeds)")
 
 
 def mismatches(readme: str, cards: dict[str, dict]) -> list[str]:
