@@ -363,6 +363,22 @@ def verdicts(result: dict) -> str:
             text += f" No two ranges overlap: the order held in each of the {n_seeds} seeds."
         lines.append(text)
     real = result["real_vs_real"]
+    above = [name for name, m in result["models"].items()
+             if n_seeds > 1 and m["min"]["precision"] > real["max"]["precision"]]
+    if above:
+        recall = "; ".join(
+            f"{name} {_range(result['models'][name], 'recall')} "
+            + ("lower than" if result["models"][name]["max"]["recall"] < real["min"]["recall"]
+               else "not distinguishable from" if _overlap(result["models"][name], real, "recall")
+               else "higher than")
+            + f" real data's {_range(real, 'recall')}" for name in above)
+        lines.append(
+            f"- **Above real data.** {', '.join(above)} {'has' if len(above) == 1 else 'have'} a "
+            f"higher precision than real train digits themselves (ranges do not overlap): "
+            f"{'its' if len(above) == 1 else 'their'} samples fall inside the held-out digits' "
+            f"manifold estimate more often than fresh real digits do, a sign of samples that keep "
+            f"to typical digits. Past real data's level a higher precision is not better; read it "
+            f"next to recall ({recall}).")
     if len(real["seeds"]) > 1:
         lines.append(
             f"- **The denominator is one draw too.** Every FD / real divides by one real-vs-real "

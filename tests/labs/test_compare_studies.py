@@ -54,6 +54,19 @@ def test_verdicts_say_when_no_range_overlaps_and_when_there_is_one_seed():
     assert "One seed each" in S.verdicts(one)
 
 
+def test_verdicts_flag_a_precision_above_real_data_and_give_its_recall():
+    # real data: precision 0.9, recall 0.8 on every seed (`_metrics` defaults)
+    res = _result({"ldm": _entry(_metrics((2.6, 2.9, 3.2), precision=(0.95, 0.96, 0.97),
+                                          recall=(0.70, 0.72, 0.75))),
+                   "gan": _entry(_metrics((7, 7.5, 8), precision=(0.88, 0.91, 0.93)))})
+    line = next(line for line in S.verdicts(res).splitlines() if "Above real data" in line)
+    assert line.startswith("- **Above real data.** ldm has a higher precision")
+    assert "gan" not in line  # its range overlaps real data's
+    assert "ldm 0.70–0.75 lower than real data's 0.80" in line
+    plain = _result({"gan": _entry(_metrics((7, 7.5, 8), precision=(0.88, 0.91, 0.93)))})
+    assert "Above real data" not in S.verdicts(plain)
+
+
 @pytest.mark.parametrize("vae_fd, expect", [
     ((19.0, 19.5, 20.0), "the better reconstruction comes with the better generator"),
     ((23.0, 24.5, 26.0), "cannot be told apart"),
