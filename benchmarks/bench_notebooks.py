@@ -34,6 +34,9 @@ import psutil
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import nbtools  # noqa: E402  (the progress bars' text from their saved final state)
+
 #: The class budget of issue [classroom-time]: per notebook and per cell, seconds of wall time.
 NOTEBOOK_BUDGET_S = 120.0
 CELL_BUDGET_S = 30.0
@@ -144,6 +147,7 @@ def run_notebook(path: Path, profile: str, timeout: int = 600, inplace: bool = F
     wall = time.perf_counter() - t0
     load1 = load_per_core()
     if inplace:
+        nbtools.final_progress_text(nb)  # text/plain of each progress bar: its final state
         nbformat.write(nb, str(path))
     kernel_total = sum(c["cpu_s"] for c in cells)
     foreign = busy_cpu_s() - busy0 - kernel_total - (time.process_time() - own0)

@@ -16,6 +16,7 @@ import argparse
 import base64
 import copy
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -302,13 +303,52 @@ WIDGET_NOTE = ('<div class="ck-live-widget"><em>Live explorer: run this notebook
                'move the sliders (the static view is shown above).</em></div>')
 
 
-def _progress_html(state: dict, model_id: str) -> str | None:
-    """A tqdm bar (HBox of HTML, FloatProgress, HTML) as static HTML, from its final state."""
+def _progress_parts(state: dict, model_id: str) -> tuple[dict, dict, dict] | None:
+    """The final states (left text, bar, right text) of a tqdm bar: an HBox of HTML,
+    FloatProgress, HTML; None for any other widget."""
     box = state.get(model_id, {}).get("state", {})
     kids = [state.get(str(c).removeprefix("IPY_MODEL_"), {}) for c in box.get("children", [])]
     if [k.get("model_name") for k in kids] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
         return None
     left, bar, right = (k.get("state", {}) for k in kids)
+    return left, bar, right
+
+
+def _progress_text(state: dict, model_id: str, width: int = 10) -> str | None:
+    """A tqdm bar's final state as the text tqdm prints: "name: 100%|██████████| 450/450 […]"."""
+    parts = _progress_parts(state, model_id)
+    if parts is None:
+        return None
+    left, bar, right = parts
+    text = lambda v: html.unescape(str(v or "")).replace("\u2007", " ")  # noqa: E731
+    filled = round(width * float(bar.get("value") or 0) / max(float(bar.get("max") or 1), 1e-12))
+    filled = min(max(filled, 0), width)
+    return f"{text(left.get('value'))}|{'█' * filled}{' ' * (width - filled)}|{text(right.get('value'))}"
+
+
+def final_progress_text(nb) -> int:
+    """Set the text/plain of each saved tqdm bar to its final state (tqdm writes its first, 0 %
+    state there; viewers without the widget state, e.g. GitHub, show that text). The widget view
+    and the saved state stay. Returns the number of bars rewritten."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json",
+                                               {}).get("state", {})
+    n = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            final = view and _progress_text(state, view.get("model_id", ""))
+            if final:
+                out["data"]["text/plain"] = final
+                n += 1
+    return n
+
+
+def _progress_html(state: dict, model_id: str) -> str | None:
+    """A tqdm bar (HBox of HTML, FloatProgress, HTML) as static HTML, from its final state."""
+    parts = _progress_parts(state, model_id)
+    if parts is None:
+        return None
+    left, bar, right = parts
     return (f'<div class="ck-progress">{left.get("value", "")} <progress value="{bar.get("value", 0)}" '
             f'max="{bar.get("max", 1)}"></progress> {right.get("value", "")}</div>')
 

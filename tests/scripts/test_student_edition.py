@@ -145,6 +145,39 @@ def test_slides_show_final_progress_bars_and_a_note_for_live_widgets():
     assert nb.cells[1].outputs[0]["data"] == {"text/html": nbtools.WIDGET_NOTE}
 
 
+def test_saved_progress_bars_get_their_final_state_as_text():
+    """Viewers without widget state (GitHub) show text/plain: tqdm left its 0 % state there."""
+    v4, view = nbformat.v4, "application/vnd.jupyter.widget-view+json"
+
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("train()"), v4.new_code_cell("explore()")])
+    nb.cells[0].outputs = [v4.new_output("display_data", data={
+        view: {"model_id": "bar"}, "text/plain": "epoch:   0%|          | 0/4"})]
+    slider = {view: {"model_id": "box"}, "text/plain": "VBox(children=(FloatSlider("}
+    nb.cells[1].outputs = [v4.new_output("display_data", data=dict(slider))]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
+        "l": model("HTMLModel", value="epoch:\u2007100%"), "p": model("FloatProgressModel", value=2, max=4),
+        "r": model("HTMLModel", value="\u20072/4\u2007[00:01&lt;00:01]"), "box": model("VBoxModel", children=[])}}}
+    assert nbtools.final_progress_text(nb) == 1
+    data = nb.cells[0].outputs[0]["data"]
+    assert data["text/plain"] == "epoch: 100%|█████     | 2/4 [00:01<00:01]"
+    assert data[view] == {"model_id": "bar"} and "widgets" in nb.metadata  # live view kept
+    assert nb.cells[1].outputs[0]["data"] == slider
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_progress_bars_show_their_final_state_as_text(path):
+    nb = nbformat.read(path, as_version=4)
+    before = json.dumps(nb, sort_keys=True)
+    nbtools.final_progress_text(nb)
+    assert json.dumps(nb, sort_keys=True) == before, (
+        f"{path.name}: a saved progress bar's text/plain is not its final state; "
+        "re-execute with `make execute` (bench_notebooks.py --inplace rewrites it)")
+
+
 def test_colab_bootstrap_is_idempotent_skipped_and_leaves_setup_cell_alone():
     nb = tiny_course_notebook()
     assert nbtools.colab_bootstrap(nb, "https://example.org/course.git")
