@@ -17,6 +17,9 @@ exclude_patterns = ["_map.md", "**/.ipynb_checkpoints", "_static"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 nb_ipywidgets_js = {}  # no require.js / widget manager from a CDN: widgets are static stand-ins
+# Markdown *outputs* (the rendered takeaways) hold $…$ too: parse them as MyST, with the math
+# extensions below, not as plain CommonMark (myst-nb's default), which leaves the TeX raw
+nb_render_markdown_format = "myst"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_dmath_double_inline = True
 myst_heading_anchors = 3
