@@ -393,7 +393,7 @@ class Diffusion(nn.Module):
         x = _randn((n, *self.data_shape), generator, self.device)  # x^(T) ~ N(0, I)
         traj = [(self.T, x.clone())] if trajectory_every else None
         steps = range(self.T - 1, -1, -1)
-        for t in tqdm(steps, desc="DDPM sampling", leave=False, disable=not progress):
+        for t in tqdm(steps, desc="DDPM sampling", disable=not progress):
             x = self.p_sample(x, t, generator)  # x^(t+1) → x^(t)
             if traj is not None and (t % trajectory_every == 0):
                 traj.append((t, x.clone()))

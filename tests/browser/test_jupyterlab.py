@@ -82,7 +82,9 @@ def notebook_state(page) -> dict:
 
 
 def open_notebook(page, lab, name: str) -> None:
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    # a workspace of its own, reset: the default one would restore the notebooks of earlier tests
+    workspace = Path(name).stem.replace("_", "-")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     # "Select Kernel" appears when a notebook names no kernel JupyterLab knows: take the default.
     dialog = page.locator(".jp-Dialog")
@@ -184,7 +186,9 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook, lab, browser):
             page.evaluate("() => document.querySelectorAll('.jp-WindowedPanel-outer')"
                           ".forEach(el => el.scrollTo(0, 0))")
             page.wait_for_timeout(500)
-            page.locator(".jp-Notebook mjx-container").first.scroll_into_view_if_needed()
+            # scrolled by the DOM: MathJax re-typesets while the windowed notebook re-renders, so
+            # Playwright's wait for a "stable" element can time out on a long notebook
+            page.locator(".jp-Notebook mjx-container").first.evaluate("el => el.scrollIntoView()")
             page.wait_for_timeout(300)
             shot(page, f"{stem}-1-math")
         raw = page.evaluate(RAW_MATH_JS, page.locator(".jp-Notebook").element_handle())
