@@ -123,22 +123,32 @@ def test_slide_metadata_title_solution_fragments_and_idempotence():
     assert nbtools.slides_metadata(nb) == 0 and json.dumps(nb, sort_keys=True) == before
 
 
-def test_slides_show_final_progress_bars_and_a_note_for_live_widgets():
-    """No kernel in slides: tqdm bars from their final saved state, explorers become a note."""
-    v4, view = nbformat.v4, "application/vnd.jupyter.widget-view+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SLIDER = {WIDGET_VIEW: {"model_id": "box"}, "text/plain": "VBox(children=(FloatSlider("}
+
+
+def saved_widgets_notebook(left: str, value: float, total: float, right: str):
+    """A run notebook as saved: a tqdm bar (left text, value of total, right text) still at its
+    0 % text/plain, and an explorer's slider; both with their saved widget state."""
+    v4 = nbformat.v4
 
     def model(name, **state):
         return {"model_name": name, "state": state}
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("train()"), v4.new_code_cell("explore()")])
     nb.cells[0].outputs = [v4.new_output("display_data", data={
-        view: {"model_id": "bar"}, "text/plain": "epoch:   0%|          | 0/3"})]
-    nb.cells[1].outputs = [v4.new_output("display_data", data={
-        view: {"model_id": "box"}, "text/plain": "VBox(children=(HBox(children=(FloatSlider("})]
+        WIDGET_VIEW: {"model_id": "bar"}, "text/plain": f"epoch:   0%|          | 0/{total:g}"})]
+    nb.cells[1].outputs = [v4.new_output("display_data", data=dict(SLIDER))]
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
         "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
-        "l": model("HTMLModel", value="epoch: 100%"), "p": model("FloatProgressModel", value=3, max=3),
-        "r": model("HTMLModel", value=" 3/3 [00:01]"), "box": model("VBoxModel", children=[])}}}
+        "l": model("HTMLModel", value=left), "p": model("FloatProgressModel", value=value, max=total),
+        "r": model("HTMLModel", value=right), "box": model("VBoxModel", children=[])}}}
+    return nb
+
+
+def test_slides_show_final_progress_bars_and_a_note_for_live_widgets():
+    """No kernel in slides: tqdm bars from their final saved state, explorers become a note."""
+    nb = saved_widgets_notebook("epoch: 100%", 3, 3, " 3/3 [00:01]")
     assert nbtools.static_widgets(nb) == 2 and "widgets" not in nb.metadata
     bar = nb.cells[0].outputs[0]["data"]["text/html"]
     assert "100%" in bar and 'value="3"' in bar and "0/3" not in bar
@@ -147,25 +157,12 @@ def test_slides_show_final_progress_bars_and_a_note_for_live_widgets():
 
 def test_saved_progress_bars_get_their_final_state_as_text():
     """Viewers without widget state (GitHub) show text/plain: tqdm left its 0 % state there."""
-    v4, view = nbformat.v4, "application/vnd.jupyter.widget-view+json"
-
-    def model(name, **state):
-        return {"model_name": name, "state": state}
-
-    nb = v4.new_notebook(cells=[v4.new_code_cell("train()"), v4.new_code_cell("explore()")])
-    nb.cells[0].outputs = [v4.new_output("display_data", data={
-        view: {"model_id": "bar"}, "text/plain": "epoch:   0%|          | 0/4"})]
-    slider = {view: {"model_id": "box"}, "text/plain": "VBox(children=(FloatSlider("}
-    nb.cells[1].outputs = [v4.new_output("display_data", data=dict(slider))]
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
-        "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
-        "l": model("HTMLModel", value="epoch:\u2007100%"), "p": model("FloatProgressModel", value=2, max=4),
-        "r": model("HTMLModel", value="\u20072/4\u2007[00:01&lt;00:01]"), "box": model("VBoxModel", children=[])}}}
+    nb = saved_widgets_notebook("epoch:\u2007100%", 2, 4, "\u20072/4\u2007[00:01&lt;00:01]")
     assert nbtools.final_progress_text(nb) == 1
     data = nb.cells[0].outputs[0]["data"]
     assert data["text/plain"] == "epoch: 100%|█████     | 2/4 [00:01<00:01]"
-    assert data[view] == {"model_id": "bar"} and "widgets" in nb.metadata  # live view kept
-    assert nb.cells[1].outputs[0]["data"] == slider
+    assert data[WIDGET_VIEW] == {"model_id": "bar"} and "widgets" in nb.metadata  # live view kept
+    assert nb.cells[1].outputs[0]["data"] == SLIDER
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
