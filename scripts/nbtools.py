@@ -326,20 +326,29 @@ def _progress_text(state: dict, model_id: str, width: int = 10) -> str | None:
     return f"{text(left.get('value'))}|{'█' * filled}{' ' * (width - filled)}|{text(right.get('value'))}"
 
 
+def _saved_widgets(nb, drop: bool = False) -> tuple[dict, list[tuple[dict, str]]]:
+    """The notebook's saved widget state (removed from its metadata if `drop`) and its widget
+    outputs as (output, model id)."""
+    meta = nb.metadata.pop("widgets", {}) if drop else nb.metadata.get("widgets", {})
+    state = meta.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    views = [(out, view.get("model_id", "")) for cell in nb.cells
+             for out in cell.get("outputs", [])
+             if (view := out.get("data", {}).get("application/vnd.jupyter.widget-view+json"))
+             is not None]
+    return state, views
+
+
 def final_progress_text(nb) -> int:
     """Set the text/plain of each saved tqdm bar to its final state (tqdm writes its first, 0 %
     state there; viewers without the widget state, e.g. GitHub, show that text). The widget view
     and the saved state stay. Returns the number of bars rewritten."""
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json",
-                                               {}).get("state", {})
+    state, views = _saved_widgets(nb)
     n = 0
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
-            final = view and _progress_text(state, view.get("model_id", ""))
-            if final:
-                out["data"]["text/plain"] = final
-                n += 1
+    for out, model_id in views:
+        final = _progress_text(state, model_id)
+        if final:
+            out["data"]["text/plain"] = final
+            n += 1
     return n
 
 
@@ -360,18 +369,10 @@ def static_widgets(nb) -> int:
     (tqdm's text/plain holds only its first, 0 % state) and any other widget, such as an
     explorer's slider, becomes a one-line note. Returns the number replaced.
     """
-    n = 0
-    state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json",
-                                               {}).get("state", {})
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
-            if view is None:
-                continue
-            progress = _progress_html(state, view.get("model_id", ""))
-            out["data"] = {"text/html": progress or WIDGET_NOTE}
-            n += 1
-    return n
+    state, views = _saved_widgets(nb, drop=True)
+    for out, model_id in views:
+        out["data"] = {"text/html": _progress_html(state, model_id) or WIDGET_NOTE}
+    return len(views)
 
 
 def build_slides(notebooks: list[Path], out: Path, cache: Path) -> list[Path]:

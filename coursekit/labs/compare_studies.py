@@ -363,15 +363,14 @@ def verdicts(result: dict) -> str:
             text += f" No two ranges overlap: the order held in each of the {n_seeds} seeds."
         lines.append(text)
     real = result["real_vs_real"]
-    above = [name for name, m in result["models"].items()
-             if n_seeds > 1 and m["min"]["precision"] > real["max"]["precision"]]
+    above = {name: m for name, m in result["models"].items()
+             if n_seeds > 1 and m["min"]["precision"] > real["max"]["precision"]}
     if above:
         recall = "; ".join(
-            f"{name} {_range(result['models'][name], 'recall')} "
-            + ("lower than" if result["models"][name]["max"]["recall"] < real["min"]["recall"]
-               else "not distinguishable from" if _overlap(result["models"][name], real, "recall")
-               else "higher than")
-            + f" real data's {_range(real, 'recall')}" for name in above)
+            f"{name} {_range(m, 'recall')} "
+            + ("not distinguishable from" if _overlap(m, real, "recall") else
+               "lower than" if m["max"]["recall"] < real["min"]["recall"] else "higher than")
+            + f" real data's {_range(real, 'recall')}" for name, m in above.items())
         lines.append(
             f"- **Above real data.** {', '.join(above)} {'has' if len(above) == 1 else 'have'} a "
             f"higher precision than real train digits themselves (ranges do not overlap): "
