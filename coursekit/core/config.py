@@ -139,7 +139,10 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True,
     if verbose:
         import torchvision  # only for the version line: a slow import not every process needs
 
-        print(f"coursekit {__version__} | torch {torch.__version__} | torchvision "
-              f"{torchvision.__version__} | device {dev} | {count(threads, 'thread')} | "
-              f"profile {cfg.profile} | seed {seed}")
+        # What a student needs: versions (for a bug report), where it runs, the seed, and the
+        # size only when it is not the lab's default.
+        size = "" if cfg.profile == "default" else f" | {cfg.profile} size"
+        print(f"coursekit {__version__} | torch {torch.__version__.split('+')[0]} | torchvision "
+              f"{torchvision.__version__.split('+')[0]} | {dev}, {count(threads, 'thread')} | "
+              f"seed {seed}{size}")
     return cfg

@@ -25,6 +25,20 @@ PALETTE: tuple[str, ...] = (
 #: The palette by name, for code that needs a fixed colour (e.g. "reference line = vermillion").
 COLORS: dict[str, str] = dict(zip(("blue", "orange", "green", "vermillion", "purple", "sky",
                                    "black", "yellow"), PALETTE))
+#: One style per digit class 0–9, the same in every notebook: a colour (Okabe–Ito's eight, then
+#: grey and wine) *and* a marker of its own, so all ten classes stay apart in grey print and
+#: under colour-vision deficiencies (where two colours merge, their markers still differ).
+DIGIT_COLORS: tuple[str, ...] = PALETTE + ("#888888", "#882255")
+DIGIT_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "<", "h")
+
+
+def digit_style(d: int) -> dict[str, str]:
+    """matplotlib keyword arguments (color, marker) for digit class `d` in 0–9."""
+    if not 0 <= int(d) <= 9:
+        raise ValueError(f"digit_style takes a class 0–9, got {d!r}")
+    return {"color": DIGIT_COLORS[int(d)], "marker": DIGIT_MARKERS[int(d)]}
+
+
 #: For values on one scale (densities, errors): viridis (cividis is an equally safe choice).
 SEQUENTIAL_CMAP = "viridis"
 #: For signed values around 0 (weights, differences): blue–white–orange, no red–green axis.

@@ -12,7 +12,7 @@ import torch
 from IPython.display import HTML
 from torchvision.utils import make_grid
 
-from ..core.style import COLORS, SEQUENTIAL_CMAP
+from ..core.style import COLORS, SEQUENTIAL_CMAP, digit_style
 from ..core.train import History
 
 
@@ -90,11 +90,7 @@ def scatter2d(points: torch.Tensor, title: str, labels: torch.Tensor | None = No
     fig, ax = _ax(ax, figsize=(5, 5))
     pts = points.detach().cpu()
     if labels is not None:
-        labels = labels.cpu()
-        for c in labels.unique().tolist():
-            m = labels == c
-            ax.scatter(pts[m, 0], pts[m, 1], s=s, alpha=alpha, label=str(c))
-        ax.legend(markerscale=4, fontsize=8, loc="best", ncol=2)
+        scatter_digits(ax, pts, labels, s=s, alpha=alpha)
     else:
         ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, label=label, color=color)
     if lim is not None:
@@ -105,6 +101,26 @@ def scatter2d(points: torch.Tensor, title: str, labels: torch.Tensor | None = No
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return fig
+
+
+def scatter_digits(ax, points: torch.Tensor, labels: torch.Tensor, s: float = 3,
+                   alpha: float = 0.6, legend: bool = True, legend_loc: str = "best"):
+    """Scatter 2-D points (N, 2) on `ax`, one style (colour + marker) per digit class 0–9
+    (`style.digit_style`, the same in every notebook), with a legend titled "digit"."""
+    pts, labels = points.detach().cpu(), labels.detach().cpu()
+    if pts.dim() != 2 or pts.shape[1] != 2 or len(labels) != len(pts):
+        raise ValueError(f"expected points (N, 2) and labels (N,), got {tuple(pts.shape)} and "
+                         f"{tuple(labels.shape)}")
+    for c in labels.unique().tolist():
+        m = labels == c
+        ax.scatter(pts[m, 0], pts[m, 1], s=s, alpha=alpha, label=str(c), linewidths=0,
+                   **digit_style(c))
+    if legend:
+        leg = ax.legend(markerscale=max(1.0, 24 / max(s, 1.0)) ** 0.5, fontsize=8, loc=legend_loc,
+                        ncol=2, title="digit", title_fontsize=8)
+        for handle in leg.legend_handles:
+            handle.set_alpha(1.0)
+    return ax
 
 
 def density2d(points: torch.Tensor, title: str, bins: int = 100, lim: float = 3.0, ax=None,

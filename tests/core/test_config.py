@@ -41,7 +41,11 @@ def test_threads_override(monkeypatch):
     assert ck.setup(verbose=False).threads == 1 and torch.get_num_threads() == 1
 
 
-def test_setup_prints_one_line(capsys):
-    ck.setup(seed=0)
+def test_setup_prints_one_line_a_student_needs(capsys, monkeypatch):
+    monkeypatch.delenv("COURSEKIT_FAST", raising=False)
+    ck.setup(seed=0, profile="default")
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "torch" in out[0] and "profile" in out[0]
+    assert len(out) == 1 and "torch" in out[0] and "seed 0" in out[0]
+    assert "profile" not in out[0] and "size" not in out[0] and "+cu" not in out[0]
+    ck.setup(seed=0, profile="fast")
+    assert "fast size" in capsys.readouterr().out

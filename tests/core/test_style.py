@@ -128,3 +128,31 @@ def test_simulation_is_sane():
     deutan = np.linalg.norm(simulate_lab("#d62728", "deuteranopia")
                             - simulate_lab("#2ca02c", "deuteranopia"))
     assert deutan < normal / 3
+
+
+def test_ten_digits_have_ten_distinguishable_styles():
+    """Every digit class has its own marker, and its own colour that stays apart from the others
+    under normal vision; where a deficiency merges two colours, the markers still differ."""
+    styles = [style.digit_style(d) for d in range(10)]
+    assert len({s["marker"] for s in styles}) == 10
+    assert len({mcolors.to_hex(s["color"]) for s in styles}) == 10
+    distance, pair = closest_pair(style.DIGIT_COLORS, None)
+    assert distance >= MIN_DELTA_E, f"{pair} only ΔE {distance:.1f} apart"
+    with pytest.raises(ValueError, match="0–9"):
+        style.digit_style(10)
+
+
+def test_digit_scatter_has_a_legend_entry_per_class_in_its_style():
+    import matplotlib.pyplot as plt
+    import torch
+
+    from coursekit.viz import plot
+
+    fig, ax = plt.subplots()
+    labels = torch.arange(200) % 10
+    plot.scatter_digits(ax, torch.randn(200, 2), labels)
+    leg = ax.get_legend()
+    assert [t.get_text() for t in leg.get_texts()] == [str(d) for d in range(10)]
+    colours = [mcolors.to_hex(c.get_facecolor()[0]) for c in ax.collections]
+    assert colours == [mcolors.to_hex(style.digit_style(d)["color"]) for d in range(10)]
+    plt.close(fig)
