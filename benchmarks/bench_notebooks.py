@@ -47,7 +47,6 @@ MAX_FOREIGN_PER_CORE = 0.25
 #: Where --record keeps the idle-machine measurements the bundle states.
 TIMES_JSON = ROOT / "benchmarks" / "notebook_times.json"
 README = ROOT / "README.md"
-RUN_TIME_PREFIX = "*Run time:"
 MARKERS = ("<!-- notebook-times -->", "<!-- /notebook-times -->")
 #: The committed full-profile study each notebook loads (its CPU-s is the "full" column).
 STUDY_OF = {"02_vae": "vae_iwae", "03_gan": "gan_ring", "04_diffusion": "ddpm_samplers",
@@ -161,27 +160,9 @@ def run_notebook(path: Path, profile: str, timeout: int = 600, inplace: bool = F
             "cell_ratio": slowest["wall_s"] / CELL_BUDGET_S, "cells": cells}
 
 
-def run_time_line(rec: dict) -> str:
-    """The sentence an opening cell carries (rounded: a laptop differs by more than 5 s)."""
-    return (f"{RUN_TIME_PREFIX} about {rec['wall_s']:.0f} s in the default profile (slowest cell "
-            f"{rec['slowest_cell_s']:.0f} s), measured {rec['date']} on an idle "
-            f"{rec['cores']}-core CPU by `benchmarks/bench_notebooks.py`.*")
-
-
 def opening_cell(nb) -> nbformat.NotebookNode:
     """The first markdown cell (the title)."""
     return next(c for c in nb.cells if c.cell_type == "markdown")
-
-
-def set_run_time_line(path: Path, rec: dict) -> None:
-    """Replace (or append) the "Run time" line of the notebook's opening cell."""
-    nb = nbformat.read(str(path), as_version=4)
-    cell = opening_cell(nb)
-    lines = [ln for ln in cell.source.splitlines() if not ln.startswith(RUN_TIME_PREFIX)]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    cell.source = "\n".join([*lines, "", run_time_line(rec)])
-    nbformat.write(nb, str(path))
 
 
 def full_cpu_s(stem: str) -> float | None:
@@ -243,10 +224,10 @@ def record(rows: list[dict], paths: list[Path]) -> None:
             "cores": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d"),
             "machine": f"{platform.machine()}, {platform.python_version()}, torch {torch.__version__}",
             **row["speed"]}
-        set_run_time_line(path, times[path.stem])
     TIMES_JSON.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
     set_readme_table(times)
-    print(f"recorded in {TIMES_JSON.relative_to(ROOT)}, the opening cells and README.md")
+    print(f"recorded in {TIMES_JSON.relative_to(ROOT)} and README.md (students see no run times: "
+          f"the README's table is for instructors)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 
     python scripts/nbtools.py slides-metadata notebooks/*.ipynb   # add `slideshow` metadata (in place)
     python scripts/nbtools.py colab notebooks/*.ipynb --repo URL  # add/refresh the Colab bootstrap cell
-    python scripts/nbtools.py student notebooks/*.ipynb           # build/student/: no solutions, no outputs
+    python scripts/nbtools.py student notebooks/*.ipynb           # build/student/ (no solutions, no outputs)
+                                                                  # and build/lab/ (also no "Going further")
+    python scripts/nbtools.py words notebooks/*.ipynb             # visible words and code cells of the lab path
     python scripts/nbtools.py slides notebooks/*.ipynb            # build/slides/*.slides.html, offline
     python scripts/nbtools.py vendor                              # fetch reveal.js + MathJax (npm) only
 
@@ -32,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SOLUTION_TAG = "solution"
+OPTIONAL_TAG = "optional"   # the "Going further" part: in the self-study edition, not the lab one
+#: What a section notebook's lab path may hold (issue lab-first): a 50-minute lab.
+LAB_MAX_WORDS, ALL_MAX_WORDS, LAB_MAX_CODE_CELLS = 2000, 3000, 25
 BOOTSTRAP_TAG = "bootstrap"
 SETUP_SOURCE = "import coursekit as ck\ncfg = ck.setup(seed=0)"
 
@@ -200,8 +205,9 @@ def colab_bootstrap(nb, repo: str, remove: bool = False) -> bool:
 
 
 # ----------------------------------------------------------------------------- student edition
-def student_edition(nb) -> nbformat.NotebookNode:
-    """Solution cells removed, outputs and execution counts cleared, widget state dropped.
+def student_edition(nb, lab: bool = False) -> nbformat.NotebookNode:
+    """Solution cells removed, outputs and execution counts cleared, widget state dropped;
+    with `lab`, the "Going further" cells (tag ``optional``) removed too (the lab edition).
 
     Same result as ``jupyter nbconvert --to notebook --ClearOutputPreprocessor.enabled=True
     --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags solution``,
@@ -210,7 +216,8 @@ def student_edition(nb) -> nbformat.NotebookNode:
     from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
 
     nb = copy.deepcopy(nb)
-    nb, _ = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG}).preprocess(nb, {})
+    removed = {SOLUTION_TAG, OPTIONAL_TAG} if lab else {SOLUTION_TAG}
+    nb, _ = TagRemovePreprocessor(enabled=True, remove_cell_tags=removed).preprocess(nb, {})
     nb, _ = ClearOutputPreprocessor(enabled=True).preprocess(nb, {})
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
@@ -223,6 +230,65 @@ def student_edition(nb) -> nbformat.NotebookNode:
 
 def solution_sources(nb) -> list[str]:
     return [c.source for c in nb.cells if SOLUTION_TAG in tags(c)]
+
+
+# ----------------------------------------------------------------------------- the lab path
+# Counted as ../shared/tools/nbwords.py counts (the reviewers' tool): visible words are markdown
+# cells and the outputs a student reads; code is counted in cells, not words.
+_WORD = re.compile(r"[A-Za-z0-9α-ωΑ-Ω][\w'’.,:;=×/-]*")
+
+
+def hidden_input(cell) -> bool:
+    """A cell whose code the student does not see (only its output)."""
+    return (bool(cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"))
+            or bool(set(tags(cell)) & {"remove-input", "hide-input", "remove-cell"}))
+
+
+def output_texts(cell, stderr: bool = False) -> list[str]:
+    """The texts of a code cell's outputs that a reader sees (stderr, e.g. progress bars, only
+    when asked); figures and widgets are not text."""
+    texts = []
+    for o in cell.get("outputs", []):
+        kind = o.get("output_type")
+        if kind == "stream" and (o.get("name") == "stdout" or stderr):
+            texts.append("".join(o.get("text", "")))
+        elif kind in ("display_data", "execute_result"):
+            d = o.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in d:
+                continue
+            if "text/markdown" in d:
+                texts.append("".join(d["text/markdown"]))
+            elif not {"text/html", "image/png", "image/svg+xml"} & set(d) and "text/plain" in d:
+                texts.append("".join(d["text/plain"]))
+        elif kind == "error":
+            texts.append(f"{o.get('ename')}: {o.get('evalue')}")
+    return texts
+
+
+def visible_counts(nb) -> dict[str, int]:
+    """lab_words / all_words: visible words on the lab path / with the optional part;
+    lab_code_cells: code cells on the lab path whose code the student sees. Solutions excluded."""
+    lab = all_ = code = 0
+    for c in nb.cells:
+        t = set(tags(c))
+        if SOLUTION_TAG in t or "remove-cell" in t:
+            continue
+        text = c.source if c.cell_type == "markdown" else "".join(output_texts(c))
+        n = len(_WORD.findall(text))
+        all_ += n
+        if OPTIONAL_TAG not in t:
+            lab += n
+            code += c.cell_type == "code" and not hidden_input(c) and bool(c.source.strip())
+    return {"lab_words": lab, "all_words": all_, "lab_code_cells": code}
+
+
+def student_visible_text(cell) -> str:
+    """Everything of a (non-solution) cell a student reads: markdown, visible code with its
+    comments, outputs (progress bars included)."""
+    if cell.cell_type == "markdown":
+        return cell.source
+    parts = [] if hidden_input(cell) else [cell.source]
+    return "\n".join(parts + output_texts(cell, stderr=True))
 
 
 # ----------------------------------------------------------------------------- vendored assets
@@ -418,9 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("notebooks", nargs="+", type=Path)
     a.add_argument("--repo", default=None, help="public git URL of this repository")
     a.add_argument("--remove", action="store_true", help="remove the bootstrap cell instead")
-    a = sub.add_parser("student", help="write the student edition")
+    a = sub.add_parser("student", help="write the student (self-study) and lab editions")
     a.add_argument("notebooks", nargs="+", type=Path)
-    a.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    a.add_argument("--out", type=Path, default=ROOT / "build" / "student",
+                   help="self-study edition; the lab edition goes to its sibling lab/")
+    a = sub.add_parser("words", help="visible words and code cells of each lab path")
+    a.add_argument("notebooks", nargs="+", type=Path)
     a = sub.add_parser("slides", help="write offline reveal.js slides")
     a.add_argument("notebooks", nargs="+", type=Path)
     a.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
@@ -452,13 +521,27 @@ def main(argv: list[str] | None = None) -> int:
             colab_bootstrap(nb, repo or "", remove=args.remove)
             print(f"{path}: " + ("written" if write_if_changed(nb, path) else "unchanged"))
     elif args.cmd == "student":
-        args.out.mkdir(parents=True, exist_ok=True)
+        lab_out = args.out.parent / "lab"
+        for out in (args.out, lab_out):
+            out.mkdir(parents=True, exist_ok=True)
         for path in args.notebooks:
             nb = read(path)
-            student = student_edition(nb)
-            dest = args.out / path.name
-            write_if_changed(student, dest)
-            print(f">> {dest}: {len(nb.cells) - len(student.cells)} solution cell(s) removed")
+            student, lab = student_edition(nb), student_edition(nb, lab=True)
+            write_if_changed(student, args.out / path.name)
+            write_if_changed(lab, lab_out / path.name)
+            print(f">> {args.out / path.name}: {len(nb.cells) - len(student.cells)} solution cell(s) "
+                  f"removed; {lab_out / path.name}: {len(student.cells) - len(lab.cells)} "
+                  f"'Going further' cell(s) removed as well")
+    elif args.cmd == "words":
+        over = 0
+        for path in args.notebooks:
+            m = visible_counts(read(path))
+            bad = (m["lab_words"] > LAB_MAX_WORDS or m["all_words"] > ALL_MAX_WORDS
+                   or m["lab_code_cells"] > LAB_MAX_CODE_CELLS)
+            over += bad
+            print(f"{'OVER' if bad else 'ok  '} {path.name}: lab path {m['lab_words']} words, "
+                  f"{m['lab_code_cells']} code cells; with 'Going further' {m['all_words']} words")
+        return 1 if over else 0
     elif args.cmd == "slides":
         args.out.mkdir(parents=True, exist_ok=True)
         build_slides(args.notebooks, args.out, args.cache)

@@ -36,8 +36,9 @@ SPLIT_SEED = 20260312
 N_HELDOUT = 1000
 FULL_RAW = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-SHARED_HINT = ("Restore it with `git checkout -- data/mnist` or copy the two .gz files from "
-               "the course's shared folder (shared/data/mnist/) into data/mnist/.")
+SHARED_HINT = ("Restore it with `git checkout -- data/mnist` (or download the course repository "
+               "again): data/mnist/ must hold t10k-images-idx3-ubyte.gz and "
+               "t10k-labels-idx1-ubyte.gz, the official MNIST test files.")
 
 
 class DataError(ValueError):
@@ -213,8 +214,10 @@ def load_mnist(split: str = "train", root: Path | str | None = None, verbose: bo
                ) -> MNISTSplit:
     """MNIST as in-memory tensors: ``split`` is "train" or "heldout" (alias "test").
 
-    Uses full MNIST (60k/10k) when present in torchvision's layout or when
-    ``COURSEKIT_DOWNLOAD=1``; otherwise the offline 10k set split 9,000 / 1,000.
+    "train" is full MNIST's 60k train images when present in torchvision's layout or when
+    ``COURSEKIT_DOWNLOAD=1``, otherwise the offline split's 9,000; "heldout" is always the
+    offline split's 1,000 images, which no pretrained model has seen (the official 10k test set
+    holds the 9,000 images they were trained on).
     Decoded tensors are cached in ``data/cache/`` (delete it to force a rebuild).
     """
     if split == "test":
@@ -223,11 +226,16 @@ def load_mnist(split: str = "train", root: Path | str | None = None, verbose: bo
         raise ValueError(f"split must be 'train' or 'heldout' (alias 'test'), got {split!r}")
     root = Path(root) if root is not None else DATA_DIR
     source = mnist_source(root)
-    if source == "full-60k":
+    if source == "full-60k" and split == "train":
         data = _full_tensors(root, download=not full_mnist_available(root))
     else:
+        # Held-out stays held out: every checkpoint, the yardstick classifier and the reference
+        # statistics were fitted on the offline split's 9,000 train images, which are part of
+        # the official 10k test set. So "heldout" is always the offline split's 1,000 images,
+        # whatever the source; full MNIST only brings its 60k train images for live training.
         data = _offline_tensors(root)
     x = data[f"{split}_x"].unsqueeze(1).float().div_(255.0)  # (N, 1, 28, 28) in [0, 1]
+    source = source if split == "train" else "offline-10k"
     out = MNISTSplit(x=x, y=data[f"{split}_y"].long(), source=source, split=split)
     if verbose:
         print(f"MNIST {split}: {len(out)} images from {source} ({root})")

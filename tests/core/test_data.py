@@ -90,7 +90,7 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(offline_copy):
 
 def test_missing_file_names_file_and_fix(offline_copy):
     (offline_copy / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(D.DataError, match=r"t10k-labels-idx1-ubyte\.gz.*shared/data/mnist"):
+    with pytest.raises(D.DataError, match=r"t10k-labels-idx1-ubyte\.gz.*git checkout -- data/mnist"):
         ck.load_mnist("train", offline_copy)
 
 
@@ -182,3 +182,30 @@ def test_ring_points_sit_on_their_modes():
     pts = D.ring_of_gaussians(2000, std=0.02, generator=torch.Generator().manual_seed(0))
     d = torch.cdist(pts, D.ring_modes()).min(dim=1).values
     assert d.max() < 0.15
+
+
+def test_heldout_stays_held_out_with_full_mnist(offline_copy, monkeypatch):
+    """With full MNIST present, "train" is its 60k train set but "heldout" stays the offline
+    split's 1,000: the official 10k test set holds the 9,000 images every checkpoint was trained
+    on, so it must never serve as held-out data (issue anywhere)."""
+    offline = D._offline_tensors(offline_copy)
+    official_test = torch.cat([offline["train_x"], offline["heldout_x"]])  # the t10k images
+    fake_full = {"train_x": torch.zeros(60, 28, 28, dtype=torch.uint8),
+                 "train_y": torch.zeros(60, dtype=torch.long),
+                 "heldout_x": official_test, "heldout_y": torch.zeros(len(official_test)).long()}
+    monkeypatch.setattr(D, "_full_tensors", lambda root, download: fake_full)
+    monkeypatch.setenv("COURSEKIT_DOWNLOAD", "1")
+    assert D.mnist_source(offline_copy) == "full-60k"
+    train, held = D.load_mnist("train", offline_copy), D.load_mnist("heldout", offline_copy)
+    assert len(train) == 60 and train.source == "full-60k"
+    assert len(held) == D.N_HELDOUT and held.source == "offline-10k"
+    assert torch.equal(held.x.squeeze(1).mul(255).round().byte(), offline["heldout_x"])
+    seen = {bytes(img.numpy()) for img in offline["train_x"]}
+    assert not any(bytes(img.numpy()) in seen for img in offline["heldout_x"])
+
+
+def test_corrupt_data_message_names_only_what_a_user_has(offline_copy):
+    (offline_copy / "mnist" / D.OFFLINE_FILES["images"][0]).write_bytes(b"broken")
+    with pytest.raises(D.DataError) as err:
+        D.load_mnist("train", offline_copy)
+    assert "git checkout -- data/mnist" in str(err.value) and "shared/" not in str(err.value)
