@@ -238,6 +238,19 @@ def fit_recipe(name: str, cfg: Config, tiny: bool, command: str) -> Pretrained:
     return Pretrained(model, card, extras)
 
 
+def load_line(name: str, card: dict) -> str:
+    """What loading a checkpoint prints: read from its card, so a notebook's saved output can be
+    compared with the current card (tests/scripts/test_fresh_outputs.py)."""
+    return (f"loaded pretrained {name!r} (training {training_cpu_minutes(card):.1f} CPU-min, "
+            f"{card['parameters']:,} parameters; model card: data/checkpoints/{name}.md)")
+
+
+def status_line(name: str, card: dict, size_bytes: int) -> str:
+    """What `doctor` prints for a checkpoint that loads: its size and first three metrics."""
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in list(card["metrics"].items())[:3])
+    return f"  {name:12s} OK ({size_bytes / 2**20:.2f} MB; {shown})"
+
+
 def pretrained(name: str, cfg: Config | None = None, directory: Path | str | None = None,
                train_if_missing: bool = True, verbose: bool = True) -> Pretrained:
     """The pretrained model `name`: ``.model`` (eval mode), ``.card`` (metrics, provenance),
@@ -253,9 +266,7 @@ def pretrained(name: str, cfg: Config | None = None, directory: Path | str | Non
     if path.exists():
         loaded = load_pretrained_file(name, recipe.build(recipe.config), path)
         if verbose:
-            print(f"loaded pretrained {name!r} from {path.name} (training loop "
-                  f"{training_cpu_minutes(loaded.card):.1f} CPU-min, "
-                  f"{loaded.card['parameters']:,} parameters; card: {path.stem}.md)")
+            print(load_line(name, loaded.card))
         return loaded
     if not train_if_missing:
         raise CheckpointError(f"{path} not found; make it with `python -m coursekit pretrain {name}`")

@@ -8,9 +8,17 @@ import torch
 import torchvision
 
 from .._version import __version__
-from .checkpoints import CHECKPOINT_DIR, checkpoint_path, load_pretrained_file, recipes
-from .config import DATA_DIR, current_profile, default_threads, pick_device
+from .checkpoints import CHECKPOINT_DIR, checkpoint_path, load_pretrained_file, recipes, status_line
+from .config import DATA_DIR, ROOT, current_profile, default_threads, pick_device
 from .data import DataError, load_mnist, mnist_source
+
+
+def shown_path(path) -> str:
+    """A path as a user of the project writes it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT.resolve())) + "/"
+    except ValueError:
+        return str(path)
 
 
 def doctor() -> bool:
@@ -19,9 +27,9 @@ def doctor() -> bool:
     ok = True
     print(f"coursekit {__version__} | Python {platform.python_version()} | torch "
           f"{torch.__version__} | torchvision {torchvision.__version__}")
-    print(f"device: {pick_device()} | threads: {default_threads()} | profile: "
-          f"{current_profile()}")
-    print(f"data folder: {DATA_DIR}")
+    size = "" if current_profile() == "default" else f" | {current_profile()} size"
+    print(f"device: {pick_device()} | threads: {default_threads()}{size}")
+    print(f"data folder: {shown_path(DATA_DIR)}")
     try:
         train, held = load_mnist("train"), load_mnist("heldout")
         md5 = "MD5 verified" if mnist_source() == "offline-10k" else "torchvision files"
@@ -30,7 +38,7 @@ def doctor() -> bool:
     except DataError as e:
         ok = False
         print(f"  MNIST: PROBLEM — {e}")
-    print(f"checkpoints in {CHECKPOINT_DIR}:")
+    print(f"checkpoints in {shown_path(CHECKPOINT_DIR)}:")
     for name, recipe in sorted(recipes().items()):
         path = checkpoint_path(name)
         if not path.exists():
@@ -38,14 +46,13 @@ def doctor() -> bool:
                   f"pretrain {name}`)")
             continue
         try:
-            m = load_pretrained_file(name, recipe.build(recipe.config), path).card["metrics"]
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in list(m.items())[:3])
-            print(f"  {name:12s} OK ({path.stat().st_size / 2**20:.2f} MB; {shown})")
+            card = load_pretrained_file(name, recipe.build(recipe.config), path).card
+            print(status_line(name, card, path.stat().st_size))
         except Exception as e:  # report every broken file, then exit non-zero
             ok = False
             print(f"  {name:12s} PROBLEM — {e}")
     for pkg, why in (("ipywidgets", "sliders"), ("jupyterlab_widgets", "widgets in JupyterLab"),
-                     ("nbval", "make test"), ("torchmetrics", "Fréchet distance")):
+                     ("torchmetrics", "Fréchet distance")):
         found = importlib.util.find_spec(pkg) is not None
         ok &= found
         print(f"  {pkg:18s} {'installed' if found else 'MISSING — run `make lab` or pip install -e .'}"

@@ -146,7 +146,7 @@ def answer_keys_before_checks(nb) -> list[tuple[int, int, str]]:
     for s, cell in enumerate(nb.cells):
         if nbtools.SOLUTION_TAG not in nbtools.tags(cell) or cell.cell_type != "code":
             continue
-        stub = " ".join(c.source for c in nb.cells[max(0, s - 2):s])
+        stub = nb.cells[s - 1].source if s else ""
         check = next((j for j in range(s + 1, len(nb.cells)) if nbtools.is_check_cell(nb.cells[j])),
                      len(nb.cells))
         for line in solution_lines(cell.source):
