@@ -103,7 +103,7 @@ slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once wit
 	"$(PY)" scripts/nbtools.py slides $(INSTRUCTOR_NB) --out build/slides
 	@echo ">> open build/slides/<notebook>.slides.html: it works offline (move build/slides/ as a whole)"
 
-student: env  ## build/student/: solution-tagged cells removed, outputs cleared
+student: env  ## build/lab/ (lab edition: no solutions, no "Going further") and build/student/ (self-study: no solutions)
 	"$(PY)" scripts/nbtools.py student $(INSTRUCTOR_NB) --out build/student
 
 slides-metadata: env  ## add slideshow metadata to the notebooks in place (keeps authors' choices)

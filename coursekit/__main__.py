@@ -1,4 +1,4 @@
-"""Command line: ``python -m coursekit {doctor, list, pretrain NAME, studies, reproduce NAME}``."""
+"""Command line: ``python -m coursekit {doctor, list, pretrain NAME, rescore ddpm, studies, reproduce NAME}``."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tiny", action="store_true", help="seconds-long training (for tests)")
     p.add_argument("--out", default=None, help="folder (default data/checkpoints)")
+    q = sub.add_parser("rescore", help="score a saved checkpoint's samples again (weights kept)")
+    q.add_argument("name", choices=("ddpm",))
     sub.add_parser("list", help="list the pretrained recipes")
     sub.add_parser("studies", help="list the heavy studies whose results are committed")
     r = sub.add_parser("reproduce", help="run a study and save data/results/NAME.json")
@@ -37,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "studies":
             for name, study in sorted(STUDIES.all().items()):
                 print(f"{name:20s} notebook {study.notebook}: {study.description}")
+        elif args.command == "rescore":
+            from .recipes.diffusion import rescore_ddpm
+
+            rescore_ddpm()
         elif args.command == "reproduce":
             names = sorted(STUDIES.all()) if args.all else args.names
             if not names:

@@ -171,7 +171,10 @@ def card_markdown(card: dict) -> str:
              f"| parameters | {card['parameters']:,} |",
              f"| versions | coursekit {card['versions']['coursekit']}, torch "
              f"{card['versions']['torch']}, Python {card['versions']['python']} |",
-             f"| made | {card['date']} |", "", "## Metrics (measured at the end of training)",
+             f"| made | {card['date']} |",
+             *([f"| samples scored again | {card['scored']} (`python -m coursekit rescore "
+                f"{card['name']}`, same weights) |"] if card.get("scored") else []),
+             "", "## Metrics (measured at the end of training)",
              "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.4g} |" for k, v in card["metrics"].items()]
     spread = seed_spread(card["metrics"])

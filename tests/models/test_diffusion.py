@@ -263,3 +263,29 @@ def test_latent_model_keeps_its_code_range_through_save_and_load(tmp_path):
     assert a.shape == (3, 1, 28, 28) and 0 <= a.min() and a.max() <= 1
     torch.testing.assert_close(a, b)
     assert model.sample(2, torch.Generator().manual_seed(1), steps=None).shape == (2, 1, 28, 28)
+
+
+def test_a_sampling_seed_names_the_same_images_in_any_batch_size():
+    """One meaning per seed (issue one-source): n samples drawn with batch sizes 50 and 500 are
+    identical, and the first k of n samples are the k samples of a call with n = k."""
+    from coursekit.models.diffusion import ImageDiffusion
+
+    torch.manual_seed(0)
+    model = ImageDiffusion(channels=(8, 8), T=10)
+    draw = lambda n, b, **kw: model.sample(n, torch.Generator().manual_seed(1), batch_size=b,
+                                            **{"steps": 4, **kw})
+    for kw in ({"eta": 1.0}, {"ddim": False, "steps": None}):
+        a, b = draw(120, 50, **kw), draw(120, 500, **kw)
+        assert torch.equal(a, b), kw
+        assert torch.equal(draw(30, 7, **kw), a[:30]), kw
+    assert not torch.equal(draw(30, 50), model.sample(30, torch.Generator().manual_seed(2),
+                                                       steps=4))
+
+
+def test_per_sample_noise_rejects_a_batch_of_the_wrong_size():
+    from coursekit.models.diffusion import per_sample_noise
+
+    noise = per_sample_noise(4, torch.Generator().manual_seed(0))
+    assert noise.randn((4, 3)).shape == (4, 3)
+    with pytest.raises(ValueError, match="batch of 5 samples.*4 per-sample"):
+        noise.randn((5, 3))
