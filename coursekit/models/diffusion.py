@@ -573,7 +573,8 @@ class LatentImageDiffusion(nn.Module):
         return torch.cat(out) if out else torch.empty(0, *IMAGE_SHAPE)
 
 
-__all__ = ["PerSampleNoise", "per_sample_noise", "linear_betas", "cosine_betas", "make_betas", "SCHEDULES", "alpha_bar_of",
+__all__ = ["PerSampleNoise", "per_sample_noise", "linear_betas", "cosine_betas", "make_betas",
+           "SCHEDULES", "alpha_bar_of",
            "MEAN_COEFS", "check_mean_coef", "forward_variance", "timestep_embedding",
            "ToyDenoiser", "ResBlock", "UNet", "Diffusion", "toy_diffusion", "ImageDiffusion",
            "LatentDiffusion", "LatentImageDiffusion"]

@@ -272,8 +272,10 @@ def test_a_sampling_seed_names_the_same_images_in_any_batch_size():
 
     torch.manual_seed(0)
     model = ImageDiffusion(channels=(8, 8), T=10)
-    draw = lambda n, b, **kw: model.sample(n, torch.Generator().manual_seed(1), batch_size=b,
-                                            **{"steps": 4, **kw})
+
+    def draw(n, b, **kw):
+        return model.sample(n, torch.Generator().manual_seed(1), batch_size=b, **{"steps": 4, **kw})
+
     for kw in ({"eta": 1.0}, {"ddim": False, "steps": None}):
         a, b = draw(120, 50, **kw), draw(120, 500, **kw)
         assert torch.equal(a, b), kw
