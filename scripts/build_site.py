@@ -77,7 +77,55 @@ def lecture_map(nb) -> str:
     return ""
 
 
-def stage(src: Path, cache: Path) -> list[Path]:
+def _takeaway(cell) -> str | None:
+    """The takeaway text of a cell (a markdown cell, or a hidden cell's Markdown output)."""
+    texts = [cell.source] if cell.cell_type == "markdown" else \
+        [t for t in nbtools.output_texts(cell) if t.strip()]
+    for text in texts:
+        plain = re.sub(r"[*_`$]", "", text).strip()
+        if plain.lower().startswith("takeaway"):
+            return plain.split(":", 1)[-1].strip()
+    return None
+
+
+def _has_figure(cell) -> bool:
+    return cell.cell_type == "code" and any(
+        "image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def add_alt_texts(nb) -> int:
+    """Give every figure alt text for the website (MyST-NB's ``mystnb.image.alt``): the takeaway
+    under it (the next cells up to the next figure or heading), else its section's heading.
+    Returns the number of figures."""
+    heading, n = "", 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and nbtools.heading_level(cell.source):
+            heading = cell.source.splitlines()[0].lstrip("# ").strip()
+        if not _has_figure(cell):
+            continue
+        n += 1
+        alt = None
+        for later in nb.cells[i + 1:i + 4]:
+            if _has_figure(later) or (later.cell_type == "markdown"
+                                      and nbtools.heading_level(later.source)):
+                break
+            if (alt := _takeaway(later)) is not None:
+                break
+        alt = alt or f"Figure of the section: {heading}"
+        cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt[:500]
+    return n
+
+
+def site_edition(nb, solutions: bool = False):
+    """What the website shows: the executed notebook, solutions removed unless asked for,
+    figures with alt text."""
+    if not solutions:
+        nb.cells = [c for c in nb.cells if nbtools.SOLUTION_TAG not in nbtools.tags(c)]
+    add_alt_texts(nb)
+    return nb
+
+
+def stage(src: Path, cache: Path, solutions: bool = False) -> list[Path]:
     """Assemble the Sphinx source folder `src`; returns the notebooks staged."""
     for f in sorted(SITE_SRC.rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
@@ -86,6 +134,7 @@ def stage(src: Path, cache: Path) -> list[Path]:
     for path in notebooks:
         nb = nbtools.read(path)
         nbtools.static_widgets(nb)  # progress bars from their final state, explorers → a note
+        site_edition(nb, solutions)  # the student edition by default, figures with alt text
         write_if_changed(src / "notebooks" / path.name, nbformat.writes(nb) + "\n")
     for card in sorted((ROOT / "data" / "checkpoints").glob("*.md")):
         write_if_changed(src / "models" / card.name, card.read_text(encoding="utf-8"))
@@ -132,12 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src", type=Path, default=ROOT / "build" / "site-src")
     p.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor")
     p.add_argument("--clean", action="store_true", help="rebuild every page")
+    p.add_argument("--with-solutions", action="store_true",
+                   help="the instructors' site: keep the solution cells (default: removed)")
     args = p.parse_args(argv)
     start = time.time()
     if args.clean:
         shutil.rmtree(args.src, ignore_errors=True)
         shutil.rmtree(args.out, ignore_errors=True)
-    notebooks = stage(args.src, args.cache)
+    notebooks = stage(args.src, args.cache, solutions=args.with_solutions)
     doctrees = args.out.parent / ".site-doctrees"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going",
            "-d", str(doctrees), str(args.src), str(args.out)]

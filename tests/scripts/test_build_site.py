@@ -56,3 +56,26 @@ def test_conf_never_executes_and_vendors_mathjax():
     assert conf["nb_execution_mode"] == "off"
     assert conf["nb_ipywidgets_js"] == {}
     assert not conf["mathjax_path"].startswith(("http:", "https:", "//"))
+
+
+def test_site_shows_no_solutions_by_default_and_gives_every_figure_alt_text():
+    import nbformat
+
+    v4 = nbformat.v4
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+    fig1, fig2 = v4.new_code_cell("plot()"), v4.new_code_cell("plot()")
+    for fig in (fig1, fig2):
+        fig.outputs = [v4.new_output("display_data", data=png)]
+    hidden = v4.new_code_cell("Markdown(...)")
+    hidden.outputs = [v4.new_output("display_data",
+                                    data={"text/markdown": "*Takeaway:* the loss falls."})]
+    solution = v4.new_code_cell("answer = 42")
+    solution.metadata["tags"] = ["solution"]
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("## 2 · Noise"), fig1, hidden, solution,
+                                v4.new_markdown_cell("## 3 · Next"), fig2])
+    out = build_site.site_edition(nb)
+    assert all("solution" not in c.metadata.get("tags", []) for c in out.cells)
+    alts = [c.metadata["mystnb"]["image"]["alt"] for c in out.cells if "mystnb" in c.metadata]
+    assert alts == ["the loss falls.", "Figure of the section: 3 · Next"]
+    with_solutions = build_site.site_edition(v4.new_notebook(cells=[solution]), solutions=True)
+    assert len(with_solutions.cells) == 1
