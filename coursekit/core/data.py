@@ -150,10 +150,18 @@ def _load_cached(path: Path, build) -> dict:
         except Exception as e:  # a corrupt cache is never fatal: it is only a cache
             warnings.warn(f"Cache {path} is unreadable ({e}); rebuilding it.", stacklevel=3)
     data = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(data, tmp)
+        os.replace(tmp, path)
+    except OSError:  # a read-only data folder (a shared hub checkout): the cache is optional
+        user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit"
+        if path.parent != user:
+            try:
+                return _load_cached(user / path.name, lambda: data)
+            except OSError:
+                pass  # no writable cache anywhere: decode again next time (a second or two)
     return data
 
 

@@ -209,3 +209,22 @@ def test_corrupt_data_message_names_only_what_a_user_has(offline_copy):
     with pytest.raises(D.DataError) as err:
         D.load_mnist("train", offline_copy)
     assert "git checkout -- data/mnist" in str(err.value) and "shared/" not in str(err.value)
+
+
+def test_a_read_only_data_folder_still_loads(offline_copy, tmp_path_factory, monkeypatch):
+    """A shared, read-only checkout (JupyterHub): the decoded cache goes to the user's cache
+    folder instead of data/cache/. (Simulated: tests may run as root, who can write anywhere.)"""
+    user_cache = tmp_path_factory.mktemp("usercache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache))
+    save = D.torch.save
+
+    def read_only_save(obj, path, *a, **kw):
+        if str(path).startswith(str(offline_copy)):
+            raise PermissionError(13, "Read-only file system", str(path))
+        return save(obj, path, *a, **kw)
+
+    monkeypatch.setattr(D.torch, "save", read_only_save)
+    train = D.load_mnist("train", offline_copy)
+    assert len(train) == 9000 and not (offline_copy / "cache" / "mnist_offline.pt").exists()
+    assert (user_cache / "coursekit" / "mnist_offline.pt").exists()
+    assert len(D.load_mnist("heldout", offline_copy)) == 1000
