@@ -57,12 +57,12 @@ def check_optimal_discriminator(got: torch.Tensor) -> tuple[bool, str]:
         return False, (f"got shape {tuple(got.shape)} for inputs of shape {tuple(p_data.shape)}: "
                        f"D*(x) is one number per point x, computed element-wise (no sum or mean)")
     slips = [
-        (p_g / (p_data + p_g), "this is 1 − D*: the probability that x is FAKE. D(x) is "
-         "Disc's probability that x is real, the term weighted by p_data"),
+        (p_g / (p_data + p_g), "real and fake are swapped: this is the probability that x "
+         "is FAKE, while D(x) is Disc's probability that x is real"),
         (p_data / p_g, "the likelihood ratio p_data/p_g is not a probability (above 1, "
          "infinite where p_g = 0): minimise −a log D − b log(1 − D) over D in (0, 1)"),
-        (torch.log(p_data / p_g), "that is the optimal logit log(p_data/p_g), the log-odds "
-         "before the sigmoid: D = σ(logit) is a probability"),
+        (torch.log(p_data / p_g), "this looks like the optimal logit (the log-odds, before "
+         "the sigmoid), not a probability: D(x) must lie in [0, 1]"),
         (torch.full_like(p_data, 0.5), "a constant 1/2 is optimal only where p_g = p_data; "
          "for a fixed, imperfect Gen the best D depends on x"),
         (p_data, "a density is not a probability (it can exceed 1) and this ignores p_g: "
@@ -84,11 +84,17 @@ def check_optimal_discriminator(got: torch.Tensor) -> tuple[bool, str]:
             return False, why
     if not torch.isfinite(got).all():
         i = int((~torch.isfinite(got)).nonzero()[0])
-        return False, (f"not finite at p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f}: where one "
-                       f"density is 0 the best D is still a number in [0, 1]")
+        return False, (f"not finite at p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f} (a 0/0 or "
+                       f"∞/∞ in your expression?): where one density is 0 (disjoint supports) "
+                       f"the best D is still a number in [0, 1]")
     if (got < 0).any() or (got > 1).any():
         return False, "values outside [0, 1]: D(x) is a probability (that x is real)"
     i = int((got - expected).abs().argmax())
+    if torch.allclose(got, expected, rtol=1e-2, atol=1e-3):
+        return False, (f"close, but off by up to {float((got - expected).abs().max()):.1e} (at "
+                       f"p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f}): is there a small constant "
+                       f"in your expression, e.g. an ε added for safety? Keep it below 1e-6, or "
+                       f"leave it out")
     return False, (f"at p_data = {p_data[i]:.2f}, p_g = {p_g[i]:.2f} your D is {got[i]:.4f}, "
                    f"which does not minimise −p_data·log D − p_g·log(1 − D) there: write the "
                    f"loss as one integral over x and set the integrand's derivative in D to 0")

@@ -379,3 +379,47 @@ def finish_mode_axes(fig, axes, title: str, legend_size: float):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_mode_collapse(run: RingRun, step: int | None = None, n_show: int = 1000):
+    """Mode collapse as the lecture means it, for one snapshot of `run` (default: the last):
+    left, the data (green), Gen's fakes (black) and the eight modes numbered 0–7; right, the
+    high-quality samples of each mode (`mode_metrics`) as bars, covered modes blue, the others
+    vermillion, with the coverage threshold (1 % of the samples) and a perfect Gen's share."""
+    from ..core.style import COLORS
+
+    snap = run.final if step is None else run.snapshot_at(step)
+    m = mode_metrics(snap["samples"], std=RING["std"])
+    counts = m["hq_counts"].tolist()
+    modes = ring_modes(RING["n_modes"], RING["radius"])
+    real = ring_sampler(400, torch.Generator().manual_seed(0))
+    fake = snap["samples"][:n_show]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), width_ratios=(1, 1.25),
+                                      layout="constrained")
+    left.scatter(real[:, 0], real[:, 1], s=40, color=COLORS["green"], alpha=0.35, lw=0,
+                 label="data")
+    left.scatter(fake[:, 0], fake[:, 1], s=5, color="black", alpha=0.5, lw=0,
+                 label=f"fakes ({len(fake):,} of {m['n']:,})")
+    for k, (x, y) in enumerate(modes.tolist()):
+        left.annotate(str(k), (1.2 * x, 1.2 * y), ha="center", va="center", fontsize=10,
+                      color=COLORS["blue"] if counts[k] >= m["min_count"] else COLORS["vermillion"],
+                      fontweight="bold")
+    lim = 2.8
+    left.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$x_1$", ylabel="$x_2$",
+             title=f"Step {snap['step']}: data and Gen's fakes\n(mode numbers coloured as the bars)")
+    left.set_aspect("equal")
+    left.legend(loc="center", fontsize=9, markerscale=2)
+    covered = [c >= m["min_count"] for c in counts]
+    right.bar([str(k) for k in range(len(counts))], counts,
+              color=[COLORS["blue"] if c else COLORS["vermillion"] for c in covered])
+    right.axhline(m["min_count"], color="black", ls="--", lw=1,
+                  label=f"covered: at least {m['min_count']} (1 % of the samples)")
+    right.axhline(m["n"] / len(counts) * PERFECT_HQ / 100, color=COLORS["green"], ls=":", lw=1.5,
+                  label="a perfect Gen (the same on every mode)")
+    right.bar([0], [0], color=COLORS["blue"], label="covered mode")      # legend entries
+    right.bar([0], [0], color=COLORS["vermillion"], label="missed mode")
+    right.set(xlabel="mode (numbered as on the left)", ylabel="high-quality samples",
+              title=f"{sum(covered)}/8 modes covered, {100 * m['hq']:.0f} % of fakes high quality")
+    right.legend(fontsize=8, loc="upper right")
+    right.set_ylim(0, max(max(counts), m["n"] / len(counts)) * 1.3)
+    return fig

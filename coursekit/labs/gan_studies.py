@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 from ..core.config import Config
 from ..core.results import STUDIES, Study, paired
 from ..core.stats import count, range_verdict
+from ..core.style import COLORS
 from .gan_ring import (
     PERFECT_HQ,
     RING,
@@ -45,6 +46,11 @@ from .gan_ring import (
 #: (``noise_anneal``'s learning rates and cosine decay, no instance noise).
 RING_STUDY: dict[str, RingConfig] = {
     **RING_CONFIGS, "cosine_lr": replace(RING_CONFIGS["noise_anneal"], noise=0.0)}
+#: (colour, marker) of each configuration in the figures: four Okabe–Ito colours far apart
+#: (no orange next to vermillion), each with its own marker.
+CONFIG_STYLE: dict[str, tuple[str, str]] = {
+    "slow_disc": (COLORS["purple"], "v"), "vanilla": (COLORS["orange"], "o"),
+    "noise_anneal": (COLORS["blue"], "s"), "cosine_lr": (COLORS["green"], "^")}
 #: A live seed counts as "equal" to the full study's same seed when % HQ differs by at most this
 #: (percentage points; the JSON keeps 6 decimals) and modes covered is the same.
 EQUAL_HQ_PP = 1e-3
@@ -258,16 +264,17 @@ def plot_ring_finals(result: dict, title: str):
     names = list(result["configs"])
     for ax, key, label, top in ((axes[0], "modes", "modes covered (of 8)", 8.5),
                                 (axes[1], "hq", "% high-quality samples", 100)):
-        ax.bar(names, [result["configs"][n][f"{key}_mean"] for n in names], color="tab:blue",
-               alpha=0.4, label="mean over seeds")
+        ax.bar(names, [result["configs"][n][f"{key}_mean"] for n in names], color=COLORS["blue"],
+               alpha=0.4, label="mean over the runs")
         for i, n in enumerate(names):
             vals = result["configs"][n][key]
             ax.scatter([i] * len(vals), vals, color="black", s=14, zorder=3,
-                       label="one seed" if i == 0 else None)
+                       label="one run (seed)" if i == 0 else None)
         ax.set_ylim(0, top)
         ax.set_ylabel(label)
         ax.tick_params(axis="x", labelsize=8)
-    axes[1].axhline(PERFECT_HQ, color="tab:red", ls="--", lw=1,
+        ax.set_xlabel("setting")
+    axes[1].axhline(PERFECT_HQ, color=COLORS["vermillion"], ls="--", lw=1,
                     label=f"perfect generator ({PERFECT_HQ:.1f} %)")
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
@@ -278,10 +285,10 @@ def plot_ring_finals(result: dict, title: str):
 def plot_ring_curves(result: dict, title: str):
     """Modes covered and % HQ at every snapshot, one line per seed, one colour per configuration."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.3))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for c, (name, s) in zip(colors, result["configs"].items()):
+    for name, s in result["configs"].items():
+        c, marker = CONFIG_STYLE.get(name, ("gray", "o"))
         for i, curve in enumerate(s["curves"]):
-            kw = dict(color=c, alpha=0.8, marker="o", ms=3, label=name if i == 0 else None)
+            kw = dict(color=c, alpha=0.8, marker=marker, ms=3, label=name if i == 0 else None)
             axes[0].plot(curve["step"], curve["modes"], **kw)
             axes[1].plot(curve["step"], curve["hq"], **kw)
     return finish_mode_axes(fig, axes, title, 7.5)

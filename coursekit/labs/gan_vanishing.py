@@ -16,6 +16,7 @@ import torch
 from matplotlib.lines import Line2D
 from torch import nn
 
+from ..core.style import COLORS
 from ..core.train import train
 from ..models.gan import (
     GEN_LOSSES,
@@ -163,7 +164,7 @@ def plot_vanishing(sweeps: dict[str, dict]):
     against Disc's accuracy and training steps. `sweeps`: label of the poor Gen → the output
     of `vanishing_gradient_sweep`."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    colors = {"saturating": "tab:red", "nonsaturating": "tab:blue"}
+    colors = {"saturating": COLORS["vermillion"], "nonsaturating": COLORS["blue"]}
     markers = ["o", "s", "^", "D"]
     for marker, out in zip(markers, sweeps.values()):
         steps = [max(s, 0.5) for s in out["step"]]
@@ -176,9 +177,9 @@ def plot_vanishing(sweeps: dict[str, dict]):
         ax.set_yscale("log")
         ax.set_ylabel("‖∇θ L_Gen‖ (mean over z-batches)")
     axes[1].set_xscale("log")
-    axes[0].set_xlabel("Disc's accuracy (balanced)")
+    axes[0].set_xlabel("Disc's accuracy")
     axes[1].set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
-    axes[2].set_xlabel("Disc's accuracy (balanced)")
+    axes[2].set_xlabel("Disc's accuracy")
     axes[2].set_ylabel("cosine between two z-batches' gradients")
     axes[2].set_ylim(-0.3, 1.05)
     axes[0].set_title("size vs Disc's accuracy", fontsize=10)
