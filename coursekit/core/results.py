@@ -24,7 +24,6 @@ import torch
 from .._version import __version__
 from .config import DATA_DIR, ROOT, Config, setup
 from .registry import Registry
-from .stats import count
 
 FORMAT = "coursekit-result-v1"
 RESULTS_DIR = DATA_DIR / "results"
@@ -155,9 +154,9 @@ def load_result(name: str, directory: Path | str | None = None, verbose: bool = 
     if verbose:
         p = record["provenance"]
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        print(f"loaded from {shown} ({p['profile']} profile, seed {p['seed']}, {p['date']}, "
-              f"{p['cpu_seconds']:.0f} CPU-s on {count(p['threads'], 'thread')}), not measured now; "
-              f"remake: {remake}")
+        # What a student needs: these numbers were measured earlier, and how long a remake takes.
+        print(f"results loaded from {shown}: measured {p['date']}, not now (remaking them takes "
+              f"about {p['cpu_seconds'] / 60:.0f} CPU-min: {remake})")
     return record["results"]
 
 

@@ -40,7 +40,7 @@ def test_result_round_trip_with_provenance(tmp_path, toy_study, capsys):
     got = R.load_result(toy_study, directory=tmp_path)
     line = capsys.readouterr().out.strip()
     assert got == record["results"] and got["n"] == 10
-    assert len(line.splitlines()) == 1 and "not measured now" in line
+    assert len(line.splitlines()) == 1 and "not now" in line
     assert "remake: python -m coursekit reproduce toy_study" in line
 
 
