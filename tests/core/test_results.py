@@ -41,7 +41,7 @@ def test_result_round_trip_with_provenance(tmp_path, toy_study, capsys):
     line = capsys.readouterr().out.strip()
     assert got == record["results"] and got["n"] == 10
     assert len(line.splitlines()) == 1 and "not now" in line
-    assert "remake: python -m coursekit reproduce toy_study" in line
+    assert "python -m coursekit reproduce toy_study" in line and "profile" not in line
 
 
 def test_provenance_records_the_threads_a_study_sets_for_itself(toy_study):
