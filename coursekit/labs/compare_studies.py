@@ -8,24 +8,36 @@ FD, FD / real-vs-real FD at the same n, classes, KL to uniform, k-NN precision a
 reconstruction error, ELBO and IWAE where defined; wall and CPU time per sample). Per model the
 per-seed values, their median, min and max. Sizes (n, sampling seeds, DDIM steps, IWAE k):
 
-* full (``python -m coursekit reproduce compare_models``, the committed
-  data/results/compare_models.json): n = 1,000, seeds 0, 1, 2 for every model, DDIM-50,
-  IWAE k = 100 — about 3 × 170 CPU-s for the pixel DDPM, ~15 CPU-s per seed for the others;
+* full (``python -m coursekit reproduce compare_models``, data/results/compare_models.json):
+  n = 1,000, seeds 0, 1, 2 for every model, DDIM-50, IWAE k = 100 — about 3 × 170 CPU-s for
+  the pixel DDPM, ~15 CPU-s per seed for the others;
 * default: n = 1,000, seed 0 (the full study's first seed: on the same machine the same numbers);
-* fast (CI): n = 100, seeds 0, 1, DDIM-10, IWAE k = 10.
+* fast: n = 100, seeds 0, 1, DDIM-10, IWAE k = 10.
 
 The range over seeds is the spread due to *sampling* only: the checkpoint (one training run)
 and the real images are fixed, so it says nothing about how much another training seed would
 change a row. The ``real_vs_real`` entry scores a fresh random subset of n real train images per
-seed the same way (its FD / real is ≈ 1 by construction): the noise floor of the yardstick at n.
+seed the same way: the noise floor of the yardstick at n. The real-data row of the table
+(`real_row`) adds the reference draw (``reference``, the denominator of every FD / real).
+
+**Verdicts** (`rank_pairs`, `verdicts`): "A is better than B" on a metric only when Welch's
+t-test on the per-seed values (log scale for FD / real and KL) rejects "same mean" after Holm's
+correction over *every* comparison the table shows (all pairs of rows, the real data included,
+× the `SPREAD` metrics) at family-wise level `ALPHA` = 5 %: on a table of equally good rows the
+chance of any "better" verdict is at most 5 % (tests/labs/test_compare_lab.py simulates it).
+Otherwise the two are "not distinguishable" — which does not mean equal: with 3 seeds only
+gaps that are large next to the seed-to-seed spread are told apart.
 
 Also here, for the notebook: `measure` (the same measurement at any size, also returning the
-samples), `compare_agrees`, `format_live`, `format_spread`, `verdicts`,
-`reconstruction_vs_generation`, `changed_checkpoints`.
+samples), `compare_agrees`, `format_live`, `format_spread`, `format_cells`, `sampler`,
+`reconstruction_vs_generation`, `changed_checkpoints`, `load_table`.
 """
 from __future__ import annotations
 
 import hashlib
+import inspect
+import itertools
+import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -35,7 +47,7 @@ import torch
 from ..core.checkpoints import Pretrained, checkpoint_path
 from ..core.config import Config
 from ..core.data import load_mnist
-from ..core.results import STUDIES, Study, paired
+from ..core.results import STUDIES, Study, load_result, paired, result_path
 from ..metrics import REFERENCE_SEED, evaluate_samples, reference
 from ..metrics.classifier import N_FEATURES
 from .compare import load_for_comparison, model_scores
@@ -234,7 +246,280 @@ def changed_checkpoints(result: dict) -> list[str]:
     return changed
 
 
-# ----------------------------------------------------------------------------- text
+def load_table(verbose: bool = True) -> dict:
+    """The ``compare_models`` result (data/results/compare_models.json). verbose: one line on
+    where it comes from and when it was made, and a line naming any model whose checkpoint
+    changed since (its rows describe the old checkpoint)."""
+    result = load_result("compare_models", verbose=False)
+    if verbose:
+        date = json.loads(result_path("compare_models").read_text())["provenance"].get("date")
+        seeds = sorted({len(m["seeds"]) for m in result["models"].values()})
+        print(f"loaded from data/results/compare_models.json (made {date}; not measured in this "
+              f"run): {result['n']:,} samples per model and sampling seed, "
+              f"{' to '.join(map(str, seeds))} sampling seeds per model")
+        if changed := changed_checkpoints(result):
+            print(f"checkpoint changed since the file was made: {', '.join(changed)} (remake: "
+                  f"python -m coursekit reproduce compare_models)")
+    return result
+
+
+# ----------------------------------------------------------------------------- rows of the table
+REAL = "real data"
+
+
+def real_row(result: dict) -> dict:
+    """The real-data row: the fresh real subsets of ``real_vs_real`` *and* the reference draw
+    (``reference``, the 1,000 train images whose FD is the denominator of every FD / real; its
+    own ratio is 1 by construction). Same shape as a model's entry; ``seeds`` lists the draws
+    ("reference" first)."""
+    fresh, ref = result["real_vs_real"], result["reference"]
+    per_seed = {k: [float(ref[k]) if k != "fd_ratio" else 1.0, *(float(v) for v in vals)]
+                for k, vals in fresh["per_seed"].items() if k == "fd_ratio" or k in ref}
+    return {"seeds": ["reference", *fresh["seeds"]], "per_seed": per_seed, **_summary(per_seed)}
+
+
+def table_rows(result: dict) -> dict[str, dict]:
+    """Every row the table shows and the verdicts compare: the models, then the real data."""
+    return {**result["models"], REAL: real_row(result)}
+
+
+def _default(fn, name: str):
+    return inspect.signature(fn).parameters[name].default
+
+
+def sampler(name: str, result: dict) -> str:
+    """How row `name` drew its samples, e.g. "DDIM-50, η = 1" (the ddpm) or "DDIM-50, η = 0,
+    in code space" (the ldm). A result that records ``samplers`` is taken at its word; otherwise
+    η is the default of the code that sampled (`ImageDiffusion.sample`; the ldm calls
+    `Diffusion.ddim_sample` without η)."""
+    recorded = result.get("samplers", {}).get(name)
+    if recorded:
+        return recorded
+    from ..models.diffusion import Diffusion, ImageDiffusion
+    steps = result["ddim_steps"]
+    if name == "ddpm":
+        return f"DDIM-{steps}, η = {_default(ImageDiffusion.sample, 'eta'):g}"
+    if name == "ldm":
+        return f"DDIM-{steps}, η = {_default(Diffusion.ddim_sample, 'eta'):g}, in code space"
+    return {"ae": "Gaussian fitted to its codes", "vae": "z ~ N(0, I)", "gan": "z ~ N(0, I)",
+            REAL: "train images"}.get(name, "its `sample`")
+
+
+# ----------------------------------------------------------------------------- verdicts
+#: Family-wise error rate of the verdicts: on a table of equally good rows, the chance that any
+#: "better" verdict appears at all is at most ALPHA (Holm's correction over every comparison).
+ALPHA = 0.05
+#: Metrics tested on a log scale: positive, and their seed-to-seed spread grows with the value.
+LOG_SCALE = ("fd_ratio", "kl_uniform")
+#: Per-seed values lie on a grid of this step (coverage: whole classes; precision and recall:
+#: shares of n, step 1/n, filled in by `tested_values`): a row whose seeds all agree gets the
+#: variance of rounding to the grid, step²/12, instead of 0, so an identical repeat never makes
+#: a gap certain.
+GRID = {"coverage": 1.0}
+_FPMIN = 1e-300
+
+
+def _betacf(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, max_iter: int = 500,
+            eps: float = 1e-15) -> torch.Tensor:
+    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes,
+    § 6.4), elementwise; stops when every element has converged to `eps`."""
+    def fix(v):
+        return torch.where(v.abs() < _FPMIN, torch.full_like(v, _FPMIN), v)
+
+    qab, qap, qam = a + b, a + 1, a - 1
+    c = torch.ones_like(x)
+    d = 1 / fix(1 - qab * x / qap)
+    h = d
+    for m in range(1, max_iter + 1):
+        for aa in (m * (b - m) * x / ((qam + 2 * m) * (a + 2 * m)),
+                   -(a + m) * (qab + m) * x / ((a + 2 * m) * (qap + 2 * m))):
+            d = 1 / fix(1 + aa * d)
+            c = fix(1 + aa / c)
+            step = d * c
+            h = h * step
+        if bool(((step - 1).abs() <= eps).all()):
+            return h
+    raise ArithmeticError(f"incomplete beta: no convergence in {max_iter} terms")
+
+
+def betainc(a, b, x) -> torch.Tensor:
+    """Regularized incomplete beta function I_x(a, b), elementwise (float64)."""
+    a, b, x = torch.broadcast_tensors(*(torch.as_tensor(v, dtype=torch.float64) for v in (a, b, x)))
+    xc = x.clamp(1e-300, 1 - 1e-16)
+    front = (torch.lgamma(a + b) - torch.lgamma(a) - torch.lgamma(b) + a * xc.log()
+             + b * torch.log1p(-xc)).exp()
+    # the fraction converges fast for x < (a + 1)/(a + b + 2); else I_x(a, b) = 1 − I_{1−x}(b, a)
+    direct = xc < (a + 1) / (a + b + 2)
+    fa, fb, fx = torch.where(direct, a, b), torch.where(direct, b, a), torch.where(direct, xc, 1 - xc)
+    frac = front * _betacf(fa, fb, fx) / fa
+    out = torch.where(direct, frac, 1 - frac)
+    return torch.where(x <= 0, torch.zeros_like(out), torch.where(x >= 1, torch.ones_like(out), out))
+
+
+def t_p_value(t, df) -> torch.Tensor:
+    """Two-sided p-value of Student's t with `df` degrees of freedom (any real df > 0):
+    P(|T| ≥ |t|) = I_{df/(df + t²)}(df/2, 1/2)."""
+    t, df = torch.broadcast_tensors(torch.as_tensor(t, dtype=torch.float64),
+                                    torch.as_tensor(df, dtype=torch.float64))
+    x = torch.where(torch.isinf(t), torch.zeros_like(t), df / (df + t * t))
+    return betainc(df / 2, torch.full_like(df, 0.5), x)
+
+
+def welch_t(a: torch.Tensor, b: torch.Tensor, var_floor: float = 0.0
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean(a) − mean(b), t, df) of Welch's t-test over the last dimension: a (..., n_a),
+    b (..., n_b) per-seed values, each side's variance at least `var_floor`. A side with fewer
+    than 2 values has no spread: t = 0 (nothing can be told apart)."""
+    a, b = a.double(), b.double()
+    na, nb = a.shape[-1], b.shape[-1]
+    diff = a.mean(-1) - b.mean(-1)
+    if na < 2 or nb < 2:
+        return diff, torch.zeros_like(diff), torch.ones_like(diff)
+    va = a.var(-1).clamp(min=var_floor) / na
+    vb = b.var(-1).clamp(min=var_floor) / nb
+    se2 = va + vb
+    df = se2 ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)).clamp(min=_FPMIN)
+    t = torch.where(se2 > 0, diff / se2.clamp(min=_FPMIN).sqrt(),
+                    torch.where(diff == 0, 0.0, torch.inf).double())
+    return diff, t, df.clamp(min=1.0)
+
+
+def welch(a: torch.Tensor, b: torch.Tensor, var_floor: float = 0.0
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean(a) − mean(b), two-sided p-value) of Welch's t-test (`welch_t`)."""
+    diff, t, df = welch_t(a, b, var_floor)
+    return diff, t_p_value(t, df)
+
+
+def holm(p: torch.Tensor, alpha: float = ALPHA) -> torch.Tensor:
+    """Holm's step-down procedure over the last dimension of `p` (..., m): the k-th smallest
+    p-value is rejected when it and every smaller one satisfy p_(j) ≤ alpha / (m − j), j = 0, 1,
+    …; the family-wise error rate is at most `alpha` whatever the dependence between tests.
+    Returns the rejections, bool (..., m)."""
+    m = p.shape[-1]
+    order = p.argsort(-1)
+    limits = alpha / torch.arange(m, 0, -1, dtype=torch.float64)  # alpha/m, …, alpha/1
+    passed = (p.gather(-1, order) <= limits).long().cumprod(-1).bool()
+    return torch.zeros_like(passed).scatter(-1, order, passed)
+
+
+def family_verdicts(values: dict[str, Sequence[torch.Tensor]], signs: dict[str, int],
+                    alpha: float = ALPHA, var_floor: dict[str, float] | None = None
+                    ) -> tuple[list[tuple[str, int, int]], torch.Tensor, torch.Tensor]:
+    """The verdict procedure on a whole table (or a batch of simulated tables).
+
+    values[metric][r]: the per-seed values of row r on the tested scale, (..., n_r) (any
+    leading batch shape, the same for every row). For every metric and every pair of rows i < j
+    Welch's t-test on the seed means; Holm's correction over all of them together (pairs ×
+    metrics: the comparisons the table shows) at family-wise level `alpha`.
+    Returns (comparisons, better, p): comparisons lists (metric, i, j); better (..., m) is +1
+    where row i is better than row j (lower or higher by ``signs[metric]``), −1 where j is
+    better than i, 0 where the two are not distinguishable; p (..., m) the p-values."""
+    comparisons, diffs, ts, dfs = [], [], [], []
+    for metric, rows in values.items():
+        floor = (var_floor or {}).get(metric, 0.0)
+        for i, j in itertools.combinations(range(len(rows)), 2):
+            d, t, df = welch_t(torch.as_tensor(rows[i]), torch.as_tensor(rows[j]), floor)
+            comparisons.append((metric, i, j))
+            diffs.append(d * signs[metric])
+            ts.append(t)
+            dfs.append(df)
+    diff = torch.stack(diffs, -1)
+    p = t_p_value(torch.stack(ts, -1), torch.stack(dfs, -1))  # one call: fast for big batches
+    better = torch.where(holm(p, alpha), diff.sign(), torch.zeros_like(diff)).long()
+    return comparisons, better, p
+
+
+def tested_values(result: dict) -> tuple[list[str], dict[str, list[torch.Tensor]],
+                                         dict[str, float]]:
+    """(row names, per-metric per-row values on the tested scale, variance floors) of a result:
+    every row of `table_rows`, every metric of `SPREAD`; log scale for `LOG_SCALE`."""
+    rows = table_rows(result)
+    values = {}
+    for key in SPREAD:
+        v = [torch.tensor(m["per_seed"][key], dtype=torch.float64) for m in rows.values()]
+        values[key] = [x.clamp(min=1e-12).log() for x in v] if key in LOG_SCALE else v
+    grid = {**GRID, "precision": 1 / result["n"], "recall": 1 / result["n"]}
+    return list(rows), values, {k: step ** 2 / 12 for k, step in grid.items()}
+
+
+def rank_pairs(result: dict, alpha: float = ALPHA) -> list[dict]:
+    """The verdict of every comparison the table shows: one dict per (metric, pair of rows)
+    with keys metric, a, b, better (the better row's name, or None: not distinguishable), p.
+    Procedure: `family_verdicts` on `tested_values` (Welch's t-test per pair, Holm over all)."""
+    names, values, floors = tested_values(result)
+    comparisons, better, p = family_verdicts(values, SPREAD, alpha, floors)
+    out = []
+    for (metric, i, j), b, pv in zip(comparisons, better.tolist(), p.tolist()):
+        out.append({"metric": metric, "a": names[i], "b": names[j], "p": pv,
+                    "better": names[i] if b > 0 else names[j] if b < 0 else None})
+    return out
+
+
+def verdict(verdicts: list[dict], metric: str, a: str, b: str) -> str | None:
+    """The better of rows a and b on `metric` (None: not distinguishable)."""
+    for v in verdicts:
+        if v["metric"] == metric and {v["a"], v["b"]} == {a, b}:
+            return v["better"]
+    raise KeyError(f"no comparison of {a} and {b} on {metric}")
+
+
+def relation(result: dict, metric: str, a: str, b: str) -> str:
+    """How row `a` compares with row `b` on `metric`, as words for a sentence "a's … is {} b's":
+    "higher than" / "lower than" (the verdict says they differ; the direction of the seed
+    means) or "not distinguishable from"."""
+    if verdict(rank_pairs(result), metric, a, b) is None:
+        return "not distinguishable from"
+    rows = table_rows(result)
+    mean = {name: statistics.fmean(rows[name]["per_seed"][metric]) for name in (a, b)}
+    return "higher than" if mean[a] > mean[b] else "lower than"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+#: `verdicts` names the pairs that are not distinguishable when there are at most this many.
+MAX_LISTED = 4
+
+
+def verdicts(result: dict, alpha: float = ALPHA) -> str:
+    """Markdown: how many comparisons the table makes and how many it tells apart, then one
+    bullet per metric: who is better than whom, and the pairs not distinguishable."""
+    ranked = rank_pairs(result, alpha)
+    rows = list(table_rows(result))
+    n_models = len(rows) - 1
+    told = sum(v["better"] is not None for v in ranked)
+    lines = [f"{len(ranked)} comparisons ({len(rows) * (len(rows) - 1) // 2} pairs of rows × "
+             f"{len(SPREAD)} metrics); {told} of them told apart."]
+    for key, sign in SPREAD.items():
+        mine = [v for v in ranked if v["metric"] == key]
+        wins: dict[str, list[str]] = {}
+        for v in mine:
+            if v["better"]:
+                wins.setdefault(v["better"], []).append(v["b"] if v["better"] == v["a"] else v["a"])
+        parts = []
+        for winner in sorted(wins, key=lambda w: (-len(wins[w]), rows.index(w))):
+            losers = sorted(wins[winner], key=rows.index)
+            everyone = winner == REAL and len(losers) == n_models > 1
+            parts.append(f"{winner} better than {'every model' if everyone else _join(losers)}")
+        same = [f"{v['a']} and {v['b']}" for v in mine if v["better"] is None]
+        text = f"- **{LABELS[key]}** ({'lower' if sign < 0 else 'higher'} is better): "
+        if parts:
+            text += "; ".join(parts) + ". "
+        if not same:
+            text += "Every pair told apart."
+        elif not parts:
+            text += "No pair told apart."
+        elif len(same) <= MAX_LISTED:
+            text += "Not distinguishable: " + "; ".join(same) + "."
+        else:
+            text += f"The other {len(same)} pairs are not distinguishable."
+        lines.append(text)
+    return "\n".join(lines[:1] + [""] + lines[1:])
+
+
+# ----------------------------------------------------------------------------- tables
 def _fmt(key: str, v: float) -> str:
     if key == "fd_ratio":
         return f"{v:.1f}×"
@@ -247,18 +532,6 @@ def _fmt(key: str, v: float) -> str:
     return f"{v:.1f}"
 
 
-def _spread_cell(m: dict, key: str) -> str:
-    """'median [min–max]' (or the single value for one seed); '—' where undefined."""
-    if key not in m["median"]:
-        return "—"
-    med, lo, hi = m["median"][key], m["min"][key], m["max"][key]
-    if key == "coverage":
-        return f"{med:.0f}/10" if lo == hi else f"{med:.0f}/10 [{lo:.0f}–{hi:.0f}]"
-    if len(m["seeds"]) == 1 or _fmt(key, lo) == _fmt(key, hi):
-        return _fmt(key, med)
-    return f"{_fmt(key, med)} [{_span(key, lo, hi)}]"
-
-
 def _span(key: str, lo: float, hi: float) -> str:
     """'lo–hi' ('lo to hi' when lo is negative, where a dash would read as a minus sign)."""
     a, b = _fmt(key, lo), _fmt(key, hi)
@@ -267,37 +540,54 @@ def _span(key: str, lo: float, hi: float) -> str:
     return f"{a} to {b}" if lo < 0 else f"{a.rstrip('×')}–{b}"
 
 
+def _spread_cell(m: dict, key: str) -> str:
+    """'median (min–max)' (or the single value where the range rounds to one); '—' where
+    undefined."""
+    if key not in m["median"]:
+        return "—"
+    med, lo, hi = m["median"][key], m["min"][key], m["max"][key]
+    if key == "coverage":
+        return f"{med:.0f}/10" if lo == hi else f"{med:.0f}/10 ({lo:.0f}–{hi:.0f})"
+    if len(m["seeds"]) == 1 or _fmt(key, lo) == _fmt(key, hi):
+        return _fmt(key, med)
+    return f"{_fmt(key, med)} ({_span(key, lo, hi)})"
+
+
 def _ms(v: float) -> str:
     ms = 1000 * v
     return f"{ms:.2g}" if ms < 10 else f"{ms:.0f}"
 
 
+def _n(n: int) -> str:
+    return f"{n:,}"
+
+
 def format_spread(result: dict) -> str:
-    """The table as Markdown: per model median [min–max] over the sampling seeds."""
-    seeds = result["seeds"]
-    cols = ["model", "2×2 table cell", "seeds", "FD / real", "precision", "recall", "classes",
-            "KL to unif.", "recon. error", "ELBO (nats)", f"IWAE k={result['iwae_k']} (nats)",
-            "CPU ms/sample", "params", "train CPU-min"]
-    lines = [f"n = {result['n']} samples per model and seed against the first {result['n']} "
-             f"held-out images; FD / real divides by the real-vs-real FD at the same n "
-             f"({result['reference']['fd']:.2f}); DDPM and ldm: DDIM-{result['ddim_steps']}. "
-             f"Cells: median [min–max] over the sampling seeds (seeds {', '.join(map(str, seeds))}"
-             f"; same checkpoint); CPU time on "
-             f"the machine that made the file.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for name, m in result["models"].items():
+    """The sample-quality table as Markdown: one row per model and the real data, each naming
+    its sampler and n; cells median (min–max) over the sampling seeds (real data: over its
+    draws, the reference draw included)."""
+    rows = table_rows(result)
+    cols = ["row", "sampler", "n", "FD / real", "precision", "recall", "classes", "KL to unif."]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for name, m in rows.items():
         label = name + (" (tiny stand-in)" if m.get("tiny") else "")
         lines.append("| " + " | ".join([
-            label, m["cell"], str(len(m["seeds"])),
-            *(_spread_cell(m, k) for k in ("fd_ratio", "precision", "recall", "coverage",
-                                            "kl_uniform", "recon_mse", "elbo", "iwae")),
+            label, sampler(name, result), _n(result["n"]),
+            *(_spread_cell(m, k) for k in SPREAD)]) + " |")
+    return "\n".join(lines)
+
+
+def format_cells(result: dict) -> str:
+    """The other columns as Markdown: per model its reconstruction error, ELBO and IWAE (where
+    defined: '—' elsewhere), CPU time per sample, parameters, training CPU-minutes."""
+    cols = ["model", "recon. error", "ELBO (nats)",
+            f"IWAE k = {result['iwae_k']} (nats)", "CPU ms / sample", "params", "train CPU-min"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for name, m in result["models"].items():
+        lines.append("| " + " | ".join([
+            name, *(_spread_cell(m, k) for k in ("recon_mse", "elbo", "iwae")),
             _ms(m["median"]["cpu_sec_per_sample"]), f"{m['parameters']:,}",
             f"{m['train_cpu_min']:.1f}"]) + " |")
-    r = result["real_vs_real"]
-    lines.append("| " + " | ".join([
-        "real train (a fresh subset per seed)", "data", str(len(r["seeds"])),
-        *(_spread_cell(r, k) for k in ("fd_ratio", "precision", "recall", "coverage",
-                                        "kl_uniform")), "—", "—", "—", "—", "—", "—"]) + " |")
     return "\n".join(lines)
 
 
@@ -311,7 +601,7 @@ def format_live(result: dict) -> str:
                  f"below divide by it and compare only with ratios at n = {n}):"]
     else:
         lines = [f"measured now, n = {n}: no FD — with n ≤ {N_FEATURES} (the feature dimensions) "
-                 f"the fitted covariances are singular; the FD is in the loaded table (n = 1000):"]
+                 f"the fitted covariances are singular:"]
     for name, m in result["models"].items():
         s = {k: v[0] for k, v in m["per_seed"].items()}
         fd = (f"FD {s['fd']:7.2f} = {s['fd_ratio']:5.1f}× real-vs-real | " if n > N_FEATURES
@@ -325,103 +615,27 @@ def format_live(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _overlap(a: dict, b: dict, key: str) -> bool:
-    return a["min"][key] <= b["max"][key] and b["min"][key] <= a["max"][key]
-
-
-def _range(m: dict, key: str) -> str:
-    return _span(key, m["min"][key], m["max"][key])
-
-
-def verdicts(result: dict) -> str:
-    """Markdown bullets, one per metric of `SPREAD`: the models and the real data (fresh real
-    subsets, ``real_vs_real``) ordered by median, '<' / '>' between neighbours whose ranges over
-    the seeds do not overlap and '≈' where they do, then every pair whose ranges overlap,
-    called not distinguishable with this many seeds."""
-    entries = {**result["models"], "real data": result["real_vs_real"]}
-    n_seeds = min(len(m["seeds"]) for m in entries.values())
-    lines = []
-    for key, sign in SPREAD.items():
-        order = sorted(entries, key=lambda name: -sign * entries[name]["median"][key])
-        chain = f"{order[0]} {_fmt(key, entries[order[0]]['median'][key])}"
-        for a, b in zip(order, order[1:]):
-            rel = "≈" if _overlap(entries[a], entries[b], key) else ("<" if sign < 0 else ">")
-            chain += f" {rel} {b} {_fmt(key, entries[b]['median'][key])}"
-        pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
-                 if _overlap(entries[a], entries[b], key)]
-        better = "lower" if sign < 0 else "higher"
-        text = (f"- **{LABELS[key]}** (median; {better} is better, best first; '≈' where "
-                f"neighbours' ranges overlap): {chain}.")
-        if n_seeds < 2:
-            text += " One seed each: no spread, so this run cannot say which differences are real."
-        elif len(pairs) == len(order) * (len(order) - 1) // 2:
-            text += " Every range overlaps every other: none of these can be told apart."
-        elif pairs:
-            text += (f" Not distinguishable with {n_seeds} seeds (ranges overlap): "
-                     + ", ".join(f"{a} and {b}" for a, b in pairs) + ".")
-        else:
-            text += f" No two ranges overlap: the order held in each of the {n_seeds} seeds."
-        lines.append(text)
-    real = result["real_vs_real"]
-    above = {name: m for name, m in result["models"].items()
-             if n_seeds > 1 and m["min"]["precision"] > real["max"]["precision"]}
-    if above:
-        recall = "; ".join(
-            f"{name} {_range(m, 'recall')} "
-            + ("not distinguishable from" if _overlap(m, real, "recall") else
-               "lower than" if m["max"]["recall"] < real["min"]["recall"] else "higher than")
-            + f" real data's {_range(real, 'recall')}" for name, m in above.items())
-        lines.append(
-            f"- **Above real data.** {', '.join(above)} {'has' if len(above) == 1 else 'have'} a "
-            f"higher precision than real train digits themselves (ranges do not overlap): "
-            f"{'its' if len(above) == 1 else 'their'} samples fall inside the held-out digits' "
-            f"manifold estimate more often than fresh real digits do, a sign of samples that keep "
-            f"to typical digits. Past real data's level a higher precision is not better; read it "
-            f"next to recall ({recall}).")
-    if len(real["seeds"]) > 1:
-        lines.append(
-            f"- **The denominator is one draw too.** Every FD / real divides by one real-vs-real "
-            f"FD ({result['reference']['fd']:.2f} at n = {result['n']}); fresh subsets of real "
-            f"train images give {_range(real, 'fd_ratio')} of it, so each ratio carries that "
-            f"uncertainty as a common factor (it rescales all rows alike and leaves their order "
-            f"unchanged).")
-    return "\n".join(lines)
-
-
 def reconstruction_vs_generation(result: dict) -> str:
-    """What the table says about 'a better reconstruction is not a better generator', from the
-    numbers: the ae and the vae (reconstruction error and FD / real), and the ldm, which decodes
-    with the ae's own decoder (when `ldm_decoder_is_ae`)."""
+    """One sentence on "a good reconstruction is not a good generator", from the numbers and
+    the verdicts on FD / real: the ldm against the ae when the ldm decodes with the ae's own
+    decoder (`ldm_decoder_is_ae`: same reconstructions, another way to draw codes), otherwise
+    the vae against the ae."""
     models = result["models"]
+    fd = lambda name: _fmt("fd_ratio", models[name]["median"]["fd_ratio"])  # noqa: E731
+    rel = lambda a, b: relation(result, "fd_ratio", a, b)  # noqa: E731
+    if result.get("ldm_decoder_is_ae") and {"ldm", "ae"} <= set(models):
+        error = models["ae"]["median"]["recon_mse"]
+        return (f"The ldm decodes with the ae's own decoder, so its reconstructions would be the "
+                f"ae's (error {error:.1f}), yet its FD / real is {rel('ldm', 'ae')} the ae's "
+                f"({fd('ldm')} vs {fd('ae')}): what differs is how the codes are drawn (a "
+                f"diffusion model instead of one Gaussian).")
     if not {"ae", "vae"} <= set(models):
         return "The table lacks the ae or the vae: no reconstruction-versus-FD comparison."
-    ae, vae = models["ae"], models["vae"]
-    rec = {"ae": ae["median"]["recon_mse"], "vae": vae["median"]["recon_mse"]}
+    rec = {name: models[name]["median"]["recon_mse"] for name in ("ae", "vae")}
     good, other = ("ae", "vae") if rec["ae"] < rec["vae"] else ("vae", "ae")
-    g, o = models[good], models[other]
-    fd = lambda m: f"{_fmt('fd_ratio', m['median']['fd_ratio'])} ({_range(m, 'fd_ratio')})"  # noqa: E731
-    head = (f"The {good} reconstructs held-out digits better than the {other} (error "
-            f"{rec[good]:.1f} vs {rec[other]:.1f})")
-    if _overlap(g, o, "fd_ratio"):
-        text = (f"{head}, but their FD / real cannot be told apart ({good} {fd(g)}, {other} "
-                f"{fd(o)}): a better reconstruction did not give a measurably better generator.")
-    elif g["median"]["fd_ratio"] < o["median"]["fd_ratio"]:
-        text = (f"{head} *and* has the lower FD / real ({good} {fd(g)}, {other} {fd(o)}): in "
-                f"this pair the better reconstruction comes with the better generator, so these "
-                f"two rows do not show the two coming apart.")
-    else:
-        text = (f"{head}, yet it is the worse generator ({good} {fd(g)}, {other} {fd(o)}): a "
-                f"better reconstruction is not a better generator.")
-    if result.get("ldm_decoder_is_ae") and "ldm" in models:
-        ldm = models["ldm"]
-        rel = ("cannot be told apart from" if _overlap(ldm, ae, "fd_ratio") else
-               "is lower than" if ldm["median"]["fd_ratio"] < ae["median"]["fd_ratio"] else
-               "is higher than")
-        text += (f" The ldm decodes with the ae's own decoder (identical weights, so identical "
-                 f"reconstructions), and its FD / real, {fd(ldm)}, {rel} the ae's, {fd(ae)}: "
-                 f"same reconstruction, different generator — what differs is how the codes are "
-                 f"drawn (a diffusion model over codes instead of one Gaussian fitted to them).")
-    return text
+    return (f"The {good} reconstructs held-out digits better than the {other} (error "
+            f"{rec[good]:.1f} vs {rec[other]:.1f}); its FD / real is {rel(good, other)} the "
+            f"{other}'s ({fd(good)} vs {fd(other)}).")
 
 
 STUDIES.add("compare_models", Study(
@@ -431,6 +645,8 @@ STUDIES.add("compare_models", Study(
     "error, ELBO, IWAE, CPU time per sample", "05", agrees=compare_agrees,
     same=("n", "ddim_steps")))
 
-__all__ = ["STUDY_MODELS", "N_SAMPLES", "N_SEEDS", "DDIM_STEPS", "IWAE_K", "SPREAD", "measure",
-           "run_compare", "compare_agrees", "changed_checkpoints", "format_spread", "format_live",
-           "verdicts", "reconstruction_vs_generation"]
+__all__ = ["STUDY_MODELS", "N_SAMPLES", "N_SEEDS", "DDIM_STEPS", "IWAE_K", "SPREAD", "ALPHA",
+           "LOG_SCALE", "REAL", "measure", "run_compare", "compare_agrees", "changed_checkpoints",
+           "load_table", "real_row", "table_rows", "sampler", "betainc", "t_p_value", "welch",
+           "welch_t", "holm", "family_verdicts", "tested_values", "rank_pairs", "verdict", "relation", "verdicts",
+           "format_spread", "format_cells", "format_live", "reconstruction_vs_generation"]
