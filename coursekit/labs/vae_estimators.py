@@ -1,6 +1,6 @@
 """Notebook 02's two estimator studies: the variance of pathwise vs score-function gradient
-estimates (`gradient_estimates`, section 5) and the IWAE_k bound as k grows from one set of
-importance weights (`iwae_curve`, section 8). The maths they use is `coursekit.models.vae`."""
+estimates (`gradient_estimates`, "Going further" A) and the IWAE_k bound as k grows from one set of
+importance weights (`iwae_curve`, "Going further" B). The maths they use is `coursekit.models.vae`."""
 from __future__ import annotations
 
 from collections.abc import Callable

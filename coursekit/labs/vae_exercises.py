@@ -1,15 +1,17 @@
 """Notebook 02's exercise checks (each a verifier for `ck.exercises.check`).
 
-* "which networks, which output layers" (section 6): `check_networks` / `check_architecture`
-  probe a student's encoder and decoder by what they compute — shapes, whether they are
-  nonlinear, which values their outputs can take — so any hidden activation passes;
-* "the gradient w.r.t. φ and θ" (section 5): `gradient_problem` sets up one image, its ε and
-  autograd's reference gradients of the ELBO estimate; `check_encoder_gradient` tests the
+* "which networks, which output layers" (section 2 of the notebook): `check_networks` /
+  `check_architecture` probe a student's encoder and decoder by what they compute — shapes,
+  whether they are nonlinear, which values their outputs can take — so any hidden activation
+  passes; the encoder may return (μ, ln σ) side by side or as a pair;
+* "the gradient w.r.t. φ and θ" (section 5): `gradient_problem` sets up the inputs (one image,
+  its ε, μ, ln σ, g_s, the logits) and holds no answer; `check_encoder_gradient` tests the
   student's ∇ w.r.t. (μ, ln σ), `check_decoder_gradient` pushes the student's ∇ w.r.t. the
-  decoder's logits through the decoder and compares the resulting ∇_θ with autograd.
+  decoder's logits through the decoder and compares the resulting ∇_θ; both compute autograd's
+  reference themselves.
 
-A wrong answer gets a message naming the likely slip (sign, sum instead of mean, a missing
-term, ∂/∂p instead of ∂/∂l, …).
+A wrong answer gets a hint naming the likely slip (sign, sum instead of mean, a missing term,
+∂/∂p instead of ∂/∂l, …), never the formula itself.
 """
 from __future__ import annotations
 
@@ -54,6 +56,21 @@ def _is_affine(net: nn.Module, a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(((fm - (fa + fb) / 2).abs().max() / scale) < 1e-4)
 
 
+class _SideBySide(nn.Module):
+    """An encoder that returns (μ, ln σ) as a pair, seen as one (N, 2m) output."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if isinstance(out, tuple | list) and len(out) == 2 and all(
+                isinstance(t, torch.Tensor) for t in out) and out[0].shape == out[1].shape:
+            return torch.cat([out[0], out[1]], dim=-1)
+        return out
+
+
 def _call(net: nn.Module, x: torch.Tensor, name: str, what: str) -> tuple[torch.Tensor | None, str]:
     try:
         return net(x), ""
@@ -73,8 +90,9 @@ def check_networks(nets, m: int) -> tuple[bool, str]:
 def check_architecture(encoder: nn.Module, decoder: nn.Module, m: int) -> tuple[bool, str]:
     """Verifier of the exercise "what networks, what output layer" (used by the notebook).
 
-    Wants: encoder (N, 784) → (N, 2m) [μ and ln σ side by side], decoder (N, m) → (N, 784)
-    [or (N, 1, 28, 28)], both nonlinear (any activation). Output layers:
+    Wants: encoder (N, 784) → (N, 2m) [μ and ln σ side by side, or a pair of (N, m)],
+    decoder (N, m) → (N, 784) [or (N, 1, 28, 28), (N, 28, 28)], both nonlinear (any
+    activation). Output layers:
 
     * encoder: μ and ln σ are any real numbers, so the output must be unbounded (a linear
       layer; a ReLU, softplus, sigmoid, tanh, ELU, … output is rejected);
@@ -94,7 +112,7 @@ def check_architecture(encoder: nn.Module, decoder: nn.Module, m: int) -> tuple[
     try:
         encoder.eval(), decoder.eval()
         with torch.no_grad():
-            return _check_architecture(encoder, decoder, m, x, z)
+            return _check_architecture(_SideBySide(encoder), decoder, m, x, z)
     finally:
         for net, mode in modes:
             net.train(mode)
@@ -108,7 +126,10 @@ def _check_architecture(encoder, decoder, m, x, z) -> tuple[bool, str]:
             return False, ("the encoder wants images (N, 1, 28, 28), but the VAE feeds it flattened "
                            "images (N, 784): start it with nn.Unflatten(1, (1, 28, 28))")
         return False, err + f"; it must take flattened images (N, {D})"
-    if tuple(h.shape) != (N_PROBE, 2 * m):
+    if not isinstance(h, torch.Tensor) or tuple(h.shape) != (N_PROBE, 2 * m):
+        if not isinstance(h, torch.Tensor):
+            return False, (f"the encoder returns {type(h).__name__}; expected one tensor (N, 2m) "
+                           f"with μ and ln σ side by side, or a pair (μ, ln σ) of (N, m) tensors")
         found = tuple(h.shape)
         hint = (" — only one of μ and ln σ: the encoder outputs both, side by side"
                 if found == (N_PROBE, m) else "")
@@ -118,7 +139,10 @@ def _check_architecture(encoder, decoder, m, x, z) -> tuple[bool, str]:
     out, err = _call(decoder, z, "decoder", f"codes z of shape {tuple(z.shape)}")
     if out is None:
         return False, err + f"; the decoder takes one code z ∈ R^m per image (N, m = {m})"
-    if tuple(out.shape) not in ((N_PROBE, D), (N_PROBE, 1, 28, 28)):
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) not in (
+            (N_PROBE, D), (N_PROBE, 1, 28, 28), (N_PROBE, 28, 28)):
+        if not isinstance(out, torch.Tensor):
+            return False, f"the decoder returns {type(out).__name__}; expected a tensor (N, {D})"
         return False, (f"the decoder maps {tuple(z.shape)} to {tuple(out.shape)}, expected "
                        f"{(N_PROBE, D)}: one value per pixel of the 28×28 image")
     out = out.reshape(N_PROBE, D)
@@ -158,27 +182,29 @@ def _check_architecture(encoder, decoder, m, x, z) -> tuple[bool, str]:
         return True, (f"{enc_ok}; decoder → 784 Bernoulli means in (0, 1), the lecture's "
                       f"Dec_θ(z) = p_θ(z). Then the loss is BCE on probabilities, "
                       f"F.binary_cross_entropy(p, x), not bernoulli_log_likelihood (which wants "
-                      f"logits); dropping the sigmoid and using logits (section 1) stays finite "
-                      f"where p rounds to 0 or 1")
+                      f"logits); the VAE here drops the sigmoid and computes the loss from logits, "
+                      f"which stays finite where a float32 p rounds to 0 or 1")
     if known is not None or lo >= 0:
         rng = BOUNDED_OUTPUTS[known] if known else f"[{lo:.2g}, {hi:.2g}] on our probes"
         return False, (f"the decoder's outputs lie in {rng} ({type(last).__name__} last): as "
                        f"logits they cannot say 'this pixel is almost surely 0 or 1' (that needs "
                        f"any real logit); as probabilities they leave [0, 1]. Use a linear output "
                        f"(logits, this notebook) or nn.Sigmoid (probabilities)")
-    return True, f"{enc_ok}; decoder → 784 unbounded logits for bernoulli_log_likelihood"
+    return True, (f"{enc_ok}; decoder → 784 unbounded logits l, p = sigmoid(l) taken inside the "
+                  f"loss (bernoulli_log_likelihood), as in the VAE here")
 
 
 # ----------------------------------------------------------------------------- section 5
 @dataclass
 class GradientProblem:
-    """One image, its ε and autograd's gradients of the ELBO estimate of eqs. (13)–(14):
+    """The inputs of the gradient exercise: one image, its ε, and what the two functions the
+    student writes receive — no gradient of the ELBO estimate (the checks compute autograd's
+    reference themselves, `_reference`, so nothing handed to the student holds the answer).
 
-    ELBO^(x) = 1/n_ε Σ_s ln p_θ(x | z_s) − KL(μ, σ),  z_s = μ + σ ε_s.
+    ELBO^(x) = 1/n_ε Σ_s ln p_θ(x | z_s) − KL(μ, σ),  z_s = μ + σ ε_s   (eqs. 13–14).
 
-    x (784,) in {0, 1}; eps, z, g (n_ε, m) with g_s = ∇_z ln p_θ(x|z) at z_s; mu, log_sigma
-    (m,); logits (n_ε, 784) = decoder logits at z_s; grad_mu, grad_log_sigma (m,) and grad_theta
-    (one tensor per decoder parameter) are autograd's ∇ of ELBO^(x).
+    x (784,) in {0, 1}; eps, z, g (n_ε, m) with g_s = ∇_z ln p_θ(x|z) at z_s (the decoder's
+    gradient w.r.t. its input); mu, log_sigma (m,); logits (n_ε, 784) = decoder logits at z_s.
     """
     model: VAE
     x: torch.Tensor
@@ -188,9 +214,6 @@ class GradientProblem:
     z: torch.Tensor
     g: torch.Tensor
     logits: torch.Tensor
-    grad_mu: torch.Tensor
-    grad_log_sigma: torch.Tensor
-    grad_theta: list[torch.Tensor]
 
     @property
     def n_theta(self) -> int:
@@ -205,59 +228,86 @@ class GradientProblem:
 
 
 def gradient_problem(model: VAE, x: torch.Tensor, eps: torch.Tensor) -> GradientProblem:
-    """Autograd's reference gradients of ELBO^(x) for one image x (1, 1, 28, 28) and ε (n_ε, m)."""
+    """The exercise's inputs for one image x (1, 1, 28, 28) and ε (n_ε, m): μ, ln σ, z_s, g_s
+    and the logits l_s. It holds no gradient of the ELBO estimate."""
     with torch.no_grad():
         mu, log_sigma = (t[0] for t in model.encode(x))  # (m,), (m,)
-    mu_leaf, log_sigma_leaf = mu.clone().requires_grad_(), log_sigma.clone().requires_grad_()
-    z = reparameterize(mu_leaf, log_sigma_leaf, eps)  # eq. (14) step 4.2: (n_ε, m)
-    theta = list(model.decoder.parameters())
-    # ELBO^ = 1/n_ε Σ_s ln p_θ(x|z_s) − KL(μ, σ)   (eqs. 14 and 13)
-    elbo_hat = model.log_likelihood(x, z[:, None]).mean() - kl_closed_form(mu_leaf, log_sigma_leaf)
-    grad_mu, grad_log_sigma, *grad_theta = torch.autograd.grad(
-        elbo_hat, [mu_leaf, log_sigma_leaf, *theta])
-    z_in = z.detach().requires_grad_()
+        z = reparameterize(mu, log_sigma, eps)  # eq. (14) step 4.2: (n_ε, m)
+    z_in = z.clone().requires_grad_()
     (g,) = torch.autograd.grad(model.log_likelihood(x, z_in[:, None]).sum(), z_in)  # (n_ε, m)
     with torch.no_grad():
-        logits = model._logits(z.detach())  # (n_ε, 784)
-    return GradientProblem(model, x.reshape(D).float(), eps, mu, log_sigma, z.detach(), g,
-                           logits, grad_mu, grad_log_sigma, grad_theta)
+        logits = model._logits(z)  # (n_ε, 784)
+    return GradientProblem(model, x.reshape(D).float(), eps, mu, log_sigma, z, g, logits)
+
+
+@dataclass
+class _Reference:
+    grad_mu: torch.Tensor
+    grad_log_sigma: torch.Tensor
+    grad_theta: list[torch.Tensor]
+
+
+def _reference(p: GradientProblem) -> _Reference:
+    """Autograd's ∇ of ELBO^(x) w.r.t. μ, ln σ and every decoder parameter θ (for the checks)."""
+    mu_leaf = p.mu.detach().clone().requires_grad_()
+    log_sigma_leaf = p.log_sigma.detach().clone().requires_grad_()
+    z = reparameterize(mu_leaf, log_sigma_leaf, p.eps)  # (n_ε, m)
+    theta = list(p.model.decoder.parameters())
+    x = p.x.reshape(1, 1, 28, 28)
+    # ELBO^ = 1/n_ε Σ_s ln p_θ(x|z_s) − KL(μ, σ)   (eqs. 14 and 13)
+    elbo_hat = p.model.log_likelihood(x, z[:, None]).mean() - kl_closed_form(mu_leaf, log_sigma_leaf)
+    grad_mu, grad_log_sigma, *grad_theta = torch.autograd.grad(
+        elbo_hat, [mu_leaf, log_sigma_leaf, *theta])
+    return _Reference(grad_mu, grad_log_sigma, grad_theta)
+
+
+def _as_vector(t, m: int, name: str) -> torch.Tensor | str:
+    try:
+        t = torch.as_tensor(t, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as e:
+        return f"{name} must be a tensor of shape ({m},), got {type(t).__name__} ({e})"
+    if t.numel() == m and all(s == 1 for s in t.shape if s != m) and m in t.shape:
+        return t.reshape(m)  # (m,), or (1, m) / (m, 1): the same numbers
+    return f"{name} has shape {tuple(t.shape)}, expected ({m},): one value per coordinate"
 
 
 def _pair(got, m: int) -> tuple[torch.Tensor, torch.Tensor] | str:
     if not (isinstance(got, tuple | list) and len(got) == 2):
         return f"return a pair (grad_mu, grad_log_sigma), got {type(got).__name__}"
-    a, b = (torch.as_tensor(t, dtype=torch.float64) for t in got)
-    for name, t in (("grad_mu", a), ("grad_log_sigma", b)):
-        if tuple(t.shape) != (m,):
-            return f"{name} has shape {tuple(t.shape)}, expected ({m},): one value per coordinate"
-    return a, b
+    out = [_as_vector(t, m, name) for t, name in zip(got, ("grad_mu", "grad_log_sigma"))]
+    bad = next((o for o in out if isinstance(o, str)), None)
+    return bad if bad is not None else (out[0], out[1])
 
 
 def _encoder_slips(p: GradientProblem) -> dict[str, list[tuple[torch.Tensor, str]]]:
-    """Plausible wrong answers for ∇_μ and ∇_ln σ, each with what went wrong."""
+    """Plausible wrong answers for ∇_μ and ∇_ln σ, each with a hint that names the slip (and
+    never prints the right formula)."""
     g, eps, mu = p.g.double(), p.eps.double(), p.mu.double()
     sigma = p.log_sigma.double().exp()
     n = len(g)
     rec_mu, rec_ls = g.mean(0), (g * sigma * eps).mean(0)  # reconstruction parts
     kl_mu, kl_ls = mu, sigma**2 - 1  # ∂ KL / ∂μ, ∂ KL / ∂ ln σ (eq. 13)
+    summed = f"the samples are summed: eq. (14) averages over the n_ε = {n} samples"
     return {
-        "mu": [(-(rec_mu - kl_mu), "the sign is flipped: the gradient of the ELBO, which we maximize"),
-               (rec_mu, "the KL term is missing: eq. (13) gives ∂KL/∂μ = μ, to subtract"),
-               (rec_mu + kl_mu, "the KL term has the wrong sign: subtract ∂KL/∂μ = μ"),
-               (n * rec_mu - kl_mu, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples"),
-               (rec_mu - 2 * kl_mu, "∂KL/∂μ is μ (eq. 13 has ½‖μ‖²), not 2μ")],
+        "mu": [(-(rec_mu - kl_mu), "the sign is flipped: we want the gradient of the ELBO, which is maximized"),
+               (rec_mu, "the KL part of ∇_μ is missing: the KL of eq. (13) depends on μ too"),
+               (rec_mu + kl_mu, "the KL term has the wrong sign: eq. (12) subtracts the KL"),
+               (n * rec_mu - kl_mu, summed),
+               (rec_mu - 2 * kl_mu, "the KL part of ∇_μ has a factor 2 too many: look at the ½ in eq. (13)")],
         "log_sigma": [
-            (-(rec_ls - kl_ls), "the sign is flipped: the gradient of the ELBO, which we maximize"),
-            (rec_ls, "the KL term is missing: eq. (13) gives ∂KL/∂ln σ = σ² − 1, to subtract"),
-            (rec_ls + kl_ls, "the KL term has the wrong sign: subtract ∂KL/∂ln σ = σ² − 1"),
-            (g.mean(0) - kl_ls, "the chain factor is missing: ∂z/∂ln σ = σ ε, so average g_s ⊙ σ ⊙ ε_s"),
-            ((g * eps).mean(0) - kl_ls, "one factor σ is missing: ∂z/∂ln σ = σ ε (not ε, which is ∂z/∂σ)"),
+            (-(rec_ls - kl_ls), "the sign is flipped: we want the gradient of the ELBO, which is maximized"),
+            (rec_ls, "the KL part of ∂/∂ln σ is missing: the KL of eq. (13) depends on σ too"),
+            (rec_ls + kl_ls, "the KL term has the wrong sign: eq. (12) subtracts the KL"),
+            (g.mean(0) - kl_ls, "the chain-rule factor ∂z/∂ln σ is missing from the reconstruction part"),
+            ((g * eps).mean(0) - kl_ls,
+             "the reconstruction part uses ∂z/∂σ; the encoder outputs ln σ, so one more chain-rule "
+             "factor (∂σ/∂ln σ) is needed"),
             ((g * sigma * eps).mean(0) / sigma - (sigma - 1 / sigma),
-             "that is the gradient w.r.t. σ; the encoder outputs ln σ: multiply by ∂σ/∂ln σ = σ"),
-            (rec_ls - (sigma - 1 / sigma),
-             "the KL part is ∂KL/∂σ = σ − 1/σ; w.r.t. ln σ it is σ² − 1"),
-            (rec_ls - sigma**2, "the −1 from −Σ ln σ_j in eq. (13) is missing: ∂KL/∂ln σ = σ² − 1"),
-            (n * rec_ls - kl_ls, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples")]}
+             "that is the gradient w.r.t. σ; the encoder outputs ln σ: apply the chain rule once more "
+             "(∂σ/∂ln σ)"),
+            (rec_ls - (sigma - 1 / sigma), "the KL part is differentiated w.r.t. σ, not ln σ"),
+            (rec_ls - sigma**2, "the KL part misses the derivative of the −Σ_j ln σ_j term of eq. (13)"),
+            (n * rec_ls - kl_ls, summed)]}
 
 
 def _diagnose(got: torch.Tensor, slips, rtol: float, atol: float) -> str:
@@ -269,15 +319,19 @@ def _diagnose(got: torch.Tensor, slips, rtol: float, atol: float) -> str:
 
 def check_encoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4,
                            atol: float = 1e-4) -> tuple[bool, str]:
-    """Verifier: the student's (∇_μ, ∇_ln σ) of ELBO^(x) against autograd (`gradient_problem`)."""
+    """Verifier: the student's (∇_μ, ∇_ln σ) of ELBO^(x) against autograd's, computed here.
+
+    Accepts a pair (tuple or list) of tensors, arrays or lists with m numbers each (shape (m,),
+    or (1, m)). A wrong half gets a hint naming the slip, never the formula."""
     pair = _pair(got, len(problem.mu))
     if isinstance(pair, str):
         return False, pair
+    ref = _reference(problem)
     slips = _encoder_slips(problem)
     parts = []
-    for (name, symbol), mine, ref in zip((("mu", "∇_μ"), ("log_sigma", "∇_ln σ")), pair,
-                                         (problem.grad_mu, problem.grad_log_sigma)):
-        ok, detail = close(mine, ref, rtol=rtol, atol=atol)
+    for (name, symbol), mine, want in zip((("mu", "∇_μ"), ("log_sigma", "∇_ln σ")), pair,
+                                          (ref.grad_mu, ref.grad_log_sigma)):
+        ok, detail = close(mine, want, rtol=rtol, atol=atol)
         if ok:
             parts.append(f"{symbol} right")
         else:
@@ -289,34 +343,46 @@ def check_encoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4,
 
 
 def _decoder_slips(p: GradientProblem) -> list[tuple[torch.Tensor, str]]:
-    """Plausible wrong answers for ∇ of ELBO^ w.r.t. the logits, each with what went wrong."""
+    """Plausible wrong answers for ∇ of ELBO^ w.r.t. the logits, each with a hint that names
+    the slip (and never prints the right formula)."""
     x, logits = p.x.double(), p.logits.double()
     prob = torch.sigmoid(logits)
     n = len(logits)
-    return [((prob - x) / n, "the sign is flipped: ∂/∂l [x ln p + (1 − x) ln(1 − p)] = x − p"),
-            (x - prob, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples (1/n_ε)"),
+    return [((prob - x) / n, "the sign is flipped: we want the gradient of the ELBO, which is maximized"),
+            (x - prob, f"the samples are summed: eq. (14) averages over the n_ε = {n} samples"),
             ((x / prob - (1 - x) / (1 - prob)) / n,
-             "that is ∂/∂p; the decoder outputs logits l with p = sigmoid(l): multiply by "
-             "dp/dl = p(1 − p)"),
+             "that is ∂/∂p; the decoder outputs logits l with p = sigmoid(l): apply the chain rule "
+             "through the sigmoid"),
             ((x - prob) * prob * (1 - prob) / n,
-             "one factor p(1 − p) too many: it cancels against the 1/(p(1 − p)) of ∂/∂p"),
+             "one factor p(1 − p) too many: the sigmoid's derivative cancels against part of ∂/∂p"),
             ((x - logits) / n, "the sigmoid is missing: the Bernoulli mean is p = sigmoid(l), not l"),
-            (x.expand_as(prob) / n, "the −p part is missing: ∂/∂l = x − sigmoid(l)")]
+            (x.expand_as(prob) / n,
+             "only one of the two terms of x ln p + (1 − x) ln(1 − p) was differentiated: both depend on l")]
 
 
-def check_decoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4) -> tuple[bool, str]:
-    """Verifier: the student's ∇ of ELBO^(x) w.r.t. the decoder's logits (n_ε, 784), pushed
-    through the decoder to θ, against autograd's ∇_θ (relative error of the whole vector)."""
-    n = len(problem.logits)
+def _logit_shaped(got, n: int) -> torch.Tensor | str:
     try:
         mine = torch.as_tensor(got, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as e:
-        return False, f"return a tensor (n_ε, 784), got {type(got).__name__} ({e})"
-    if tuple(mine.shape) != (n, D):
-        return False, (f"shape {tuple(mine.shape)}, expected ({n}, {D}): one gradient per sample "
-                       f"z_s and pixel (the ELBO estimate depends on all n_ε = {n} decoder outputs)")
+        return f"return a tensor (n_ε, 784), got {type(got).__name__} ({e})"
+    if mine.dim() >= 2 and mine.shape[0] == n and mine[0].numel() == D \
+            and tuple(mine.shape[1:]) in ((D,), (28, 28), (1, 28, 28), (1, D)):
+        return mine.reshape(n, D)  # (n_ε, 784), or one image per sample: the same numbers
+    return (f"shape {tuple(mine.shape)}, expected ({n}, {D}): one gradient per sample "
+            f"z_s and pixel (the ELBO estimate depends on all n_ε = {n} decoder outputs)")
+
+
+def check_decoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4) -> tuple[bool, str]:
+    """Verifier: the student's ∇ of ELBO^(x) w.r.t. the decoder's logits (n_ε, 784) — or
+    (n_ε, 1, 28, 28), (n_ε, 28, 28) — pushed through the decoder to θ, against autograd's ∇_θ
+    computed here (relative error of the whole vector). A wrong answer gets a hint naming the
+    slip, never the formula."""
+    n = len(problem.logits)
+    mine = _logit_shaped(got, n)
+    if isinstance(mine, str):
+        return False, mine
     theta = torch.cat([t.flatten() for t in problem.theta_gradient(mine.float())]).double()
-    ref = torch.cat([t.flatten() for t in problem.grad_theta]).double()
+    ref = torch.cat([t.flatten() for t in _reference(problem).grad_theta]).double()
     rel = float((theta - ref).norm() / ref.norm().clamp_min(1e-30))
     if rel < rtol:
         return True, (f"∇_θ through the decoder matches autograd: relative error < {rtol:g} over "

@@ -1,7 +1,7 @@
 """Heavy studies of the vae notebook, registered in `coursekit.core.results.STUDIES`.
 
 ``vae_iwae`` — the importance-weighted bound IWAE_k on held-out images as k grows, for the
-committed ``vae`` checkpoint (notebook 02, section 8): the mean over images of IWAE_k for
+committed ``vae`` checkpoint (notebook 02, "Going further" B): the mean over images of IWAE_k for
 k = 1, 2, 5, …, k_max with its standard error, the ELBO (eq. 12) of the same images, and the
 per-image values (for the paired `iwae_agrees` check). Sizes:
 
