@@ -249,9 +249,10 @@ def load_line(name: str, card: dict) -> str:
 
 
 def status_line(name: str, card: dict, size_bytes: int) -> str:
-    """What `doctor` prints for a checkpoint that loads: its size and first three metrics."""
-    shown = ", ".join(f"{k}={v:.4g}" for k, v in list(card["metrics"].items())[:3])
-    return f"  {name:12s} OK ({size_bytes / 2**20:.2f} MB; {shown})"
+    """What `doctor` prints for a checkpoint that loads: its size and its training time (what it
+    saves a student); the metrics are on its card (data/checkpoints/NAME.md)."""
+    return (f"  {name:12s} OK ({size_bytes / 2**20:.1f} MB; saves "
+            f"{training_cpu_minutes(card):.1f} CPU-min of training)")
 
 
 def pretrained(name: str, cfg: Config | None = None, directory: Path | str | None = None,

@@ -55,7 +55,7 @@ def doctor() -> bool:
                      ("torchmetrics", "Fréchet distance")):
         found = importlib.util.find_spec(pkg) is not None
         ok &= found
-        print(f"  {pkg:18s} {'installed' if found else 'MISSING — run `make lab` or pip install -e .'}"
+        print(f"  {pkg:18s} {'OK' if found else 'MISSING — run `make lab` or pip install -e .'}"
               f" ({why})")
     print("all good" if ok else "some checks failed: see PROBLEM / MISSING lines above")
     return bool(ok)

@@ -165,3 +165,29 @@ def test_default_size_run_of_the_cheap_models_agrees_with_the_committed_table(cf
     ok, why = S.compare_agrees(small, full)
     assert ok, why
     assert all(f"{name}:" in why for name in models) and "not comparable" not in why
+
+
+#: (card key prefix per sampling seed 1, 2, 3) of each sampling model's headline sampler: the
+#: sampler notebook 05 uses (ddpm: DDIM-50 η = 1; ldm: DDIM-50 η = 0 in code space; gan: z ~ N(0, I)).
+CARD_SEED_KEYS = {"gan": ("seed1_", "seed2_", "seed3_"),
+                  "ddpm": ("ddim50_eta1_", "seed2_ddim50_eta1_", "seed3_ddim50_eta1_"),
+                  "ldm": ("ddim50_", "seed2_ddim50_", "seed3_ddim50_")}
+
+
+def test_a_sampling_seed_gives_the_same_numbers_in_notebook_05_and_on_the_card():
+    """One source per number (issue one-source): the compare study samples each model with the
+    cards' seeds 1, 2, 3 and the same samplers, so every per-seed FD / real, precision and recall
+    of a sampling model is its card's value."""
+    import torch
+
+    from coursekit.core.checkpoints import checkpoint_path
+    from coursekit.core.results import load_result
+
+    result = load_result("compare_models", verbose=False)
+    for name, prefixes in CARD_SEED_KEYS.items():
+        row = result["models"][name]
+        card = torch.load(checkpoint_path(name), map_location="cpu", weights_only=True)["card"]
+        assert row["seeds"][:3] == [1, 2, 3], row["seeds"]
+        for key in ("fd_ratio", "precision", "recall"):
+            want = [card["metrics"][p + key] for p in prefixes]
+            assert row["per_seed"][key][:3] == pytest.approx(want, rel=1e-4), (name, key)
