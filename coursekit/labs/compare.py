@@ -7,14 +7,12 @@ CPU-minutes) and `format_table` renders the rows as the notebook's Markdown tabl
 from __future__ import annotations
 
 import inspect
-
 import math
 import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..core.checkpoints import (
     Pretrained,
