@@ -1,10 +1,13 @@
-"""Notebook 04's exercise "prove eq. (17)": the verifier of the student's variance recursion
-``var_next(var_t, alpha_t, beta_t)`` (Var(x^(t+1)) from Var(x^(t)) under eq. (16)).
+"""Notebook 04's exercise "prove eq. (17)": verifiers of the student's variance recursions
+``var_next(var_t, alpha_t, beta_t)`` (Var(x^(t+1)) from Var(x^(t)) under eq. (16)) and
+``var_next_15(var_t, alpha_t, beta_t)`` (the same under eq. (15) as printed, mean α_t x^(t)).
 
-The check probes the student's function at points where α_t + β_t ≠ 1 as well as = 1: on the
+The checks probe the student's function at points where α_t + β_t ≠ 1 as well as = 1: on the
 lecture's schedules (α_t = 1 − β_t) an answer such as ``alpha*var + (1 - alpha)`` agrees with
-the right one, and only other (α, β) tell them apart. A wrong answer that matches a known
-slip gets a message about that slip.
+the right one, and only other (α, β) tell them apart. Any expression equal to the right one at
+every probe point passes, whatever its form (tensor, NumPy or float arithmetic; a value of the
+right size in another shape, such as (1,) for a scalar). A wrong answer that matches a known
+slip gets a hint about that slip; the hints name what is wrong, never the whole recursion.
 """
 from __future__ import annotations
 
@@ -23,26 +26,31 @@ VAR_NEXT_CASES: tuple[tuple[list[float] | float, float, float], ...] = (
     ([0.09, 1.0, 4.0], 0.8, 0.1),
 )
 
-#: Plausible wrong recursions and what is wrong with each (the check names the first match).
+_NOISE_HINT = "the noise term is √β_t z^(t) with Var(z^(t)) = 1: what variance does it add?"
+
+#: Plausible wrong answers for eq. (16) and what is wrong with each (the check names the first
+#: match).
 VAR_NEXT_SLIPS: tuple[tuple[str, Callable, str], ...] = (
     ("1 − α instead of β", lambda v, a, b: a * v + (1 - a),
-     "right only when α_t + β_t = 1: the noise term of eq. (16) is √β_t z, so it adds β_t, "
-     "whatever α_t is — the probe points include α_t + β_t ≠ 1"),
+     "right only when α_t + β_t = 1, and the probe points include α_t + β_t ≠ 1: which "
+     "parameter scales the noise in eq. (16)?"),
+    ("1 − β instead of α", lambda v, a, b: (1 - b) * v + b,
+     "right only when α_t + β_t = 1, and the probe points include α_t + β_t ≠ 1: which "
+     "parameter scales x^(t) in eq. (16)?"),
     ("eq. (15)'s α² instead of α", lambda v, a, b: a ** 2 * v + b,
-     "that is the recursion of eq. (15)'s mean α_t x^(t); eq. (16) scales x^(t) by √α_t, "
-     "and Var(√α_t x) = α_t Var(x)"),
+     "that is what eq. (15)'s mean α_t x^(t) gives (your var_next_15); eq. (16) scales x^(t) "
+     "by another factor"),
     ("√α instead of α", lambda v, a, b: a ** 0.5 * v + b,
-     "a constant comes out of a variance squared: Var(c x) = c² Var(x), so √α_t x^(t) has "
-     "variance α_t Var(x^(t)), not √α_t Var(x^(t))"),
+     "a constant comes out of a variance squared: Var(c x) = c² Var(x)"),
     ("β² instead of β", lambda v, a, b: a * v + b ** 2,
-     "the noise term is √β_t z with Var(z) = 1, so it adds (√β_t)² = β_t, not β_t²"),
+     _NOISE_HINT + " (√β_t)², not β_t²"),
     ("√β instead of β", lambda v, a, b: a * v + b ** 0.5,
-     "the noise term is √β_t z with Var(z) = 1, so it adds (√β_t)² = β_t, not √β_t"),
+     _NOISE_HINT + " (√β_t)², not √β_t"),
     ("noise term missing", lambda v, a, b: a * v,
-     "the fresh noise √β_t z^(t) is independent of x^(t) and adds its own variance"),
+     "the fresh noise √β_t z^(t) is independent of x^(t) and adds a variance of its own"),
     ("noise scaled by Var(x)", lambda v, a, b: (a + b) * v,
-     "z^(t) ~ N(0, I) has variance 1 whatever Var(x^(t)) is: the noise term adds β_t, not "
-     "β_t Var(x^(t))"),
+     "z^(t) ~ N(0, I) has variance 1 whatever Var(x^(t)) is: the noise term's variance does "
+     "not depend on Var(x^(t))"),
     ("cross term 2√(αβ)·Var", lambda v, a, b: a * v + b + 2 * (a * b) ** 0.5 * v,
      "x^(t) and z^(t) are independent, so the variances add with no cross term"),
     ("a standard deviation", lambda v, a, b: (a * v + b) ** 0.5,
@@ -51,10 +59,38 @@ VAR_NEXT_SLIPS: tuple[tuple[str, Callable, str], ...] = (
      "α_t multiplies x^(t)'s variance and β_t is the noise's: check which term carries which"),
 )
 
+#: Plausible wrong answers for eq. (15) (mean α_t x^(t)).
+VAR_NEXT_15_SLIPS: tuple[tuple[str, Callable, str], ...] = (
+    ("eq. (16)'s recursion", lambda v, a, b: a * v + b,
+     "that is eq. (16)'s recursion (mean √α_t x^(t), your var_next); eq. (15)'s mean is "
+     "α_t x^(t)"),
+    ("1 − α² instead of β", lambda v, a, b: a ** 2 * v + (1 - a ** 2),
+     "the noise term of eq. (15) has variance β_t whatever α_t is, and the probe points include "
+     "α_t + β_t ≠ 1"),
+    ("1 − α instead of β", lambda v, a, b: a ** 2 * v + (1 - a),
+     "right only when α_t + β_t = 1, and the probe points include α_t + β_t ≠ 1: which "
+     "parameter is the noise's variance in eq. (15)?"),
+    ("α⁴ instead of α²", lambda v, a, b: a ** 4 * v + b,
+     "eq. (15)'s mean is α_t x^(t): the constant α_t comes out of the variance squared once"),
+    ("β² instead of β", lambda v, a, b: a ** 2 * v + b ** 2,
+     "eq. (15)'s β_t I is already a variance (a covariance matrix), not a standard deviation"),
+    ("√β instead of β", lambda v, a, b: a ** 2 * v + b ** 0.5,
+     "eq. (15)'s β_t I is already a variance (a covariance matrix): it adds β_t, not √β_t"),
+    ("noise term missing", lambda v, a, b: a ** 2 * v,
+     "the fresh noise of variance β_t is independent of x^(t) and adds a variance of its own"),
+    ("a standard deviation", lambda v, a, b: (a ** 2 * v + b) ** 0.5,
+     "the function should return the variance of x^(t+1), not its standard deviation"),
+)
+
 
 def var_next_reference(var_t, alpha_t, beta_t):
     """eq. (16) ⇒ Var(x^(t+1)) = α_t Var(x^(t)) + β_t (per coordinate)."""
     return alpha_t * var_t + beta_t
+
+
+def var_next_15_reference(var_t, alpha_t, beta_t):
+    """eq. (15) as printed (mean α_t x^(t)) ⇒ Var(x^(t+1)) = α_t² Var(x^(t)) + β_t."""
+    return alpha_t ** 2 * var_t + beta_t
 
 
 def _case_tensors(case):
@@ -63,10 +99,10 @@ def _case_tensors(case):
             torch.tensor(beta_t, dtype=torch.float64))
 
 
-def var_next_values(var_next: Callable) -> list[torch.Tensor]:
-    """The student's ``var_next`` evaluated at every probe point (float64 tensors in, as the
-    notebook's iteration passes them). Raises what the student's function raises, so
-    ``ck.exercises.check`` reports a `todo()` as "not attempted yet"."""
+def var_next_values(var_next: Callable) -> list[torch.Tensor] | None:
+    """The student's recursion (``var_next`` or ``var_next_15``) evaluated at every probe point
+    (float64 tensors in). Raises what the student's function raises, so ``ck.exercises.check``
+    reports a `todo()` as "not attempted yet"; None when the function returns None."""
     out = []
     for case in VAR_NEXT_CASES:
         got = var_next(*_case_tensors(case))
@@ -76,40 +112,57 @@ def var_next_values(var_next: Callable) -> list[torch.Tensor]:
     return out
 
 
-def _matches(values: list[torch.Tensor], fn: Callable, rtol: float = 1e-6) -> bool:
-    for got, case in zip(values, VAR_NEXT_CASES, strict=True):
-        want = fn(*_case_tensors(case))
-        if got.shape != want.shape or not torch.allclose(got, want, rtol=rtol, atol=1e-9):
-            return False
-    return True
+def _same(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-6) -> bool:
+    """`got` equals `want`; a value of the same size in another shape ((1,) for a scalar,
+    (1, 3) for three coordinates) counts as the same value."""
+    if got.numel() != want.numel():
+        return False
+    return torch.allclose(got.reshape(want.shape), want, rtol=rtol, atol=1e-9)
 
 
-def check_var_next(values: list[torch.Tensor]) -> tuple[bool, str]:
-    """Verifier of exercise 1 (eq. 17): `values` from `var_next_values`. Passes when they equal
-    α_t Var(x^(t)) + β_t at every probe point, including α_t + β_t ≠ 1; otherwise names the
-    slip when it is a known one, or the first probe point where the answer is off."""
+def _matches(values: list[torch.Tensor], fn: Callable) -> bool:
+    return all(_same(got, fn(*_case_tensors(case)))
+               for got, case in zip(values, VAR_NEXT_CASES, strict=True))
+
+
+def _check(values: list[torch.Tensor], reference: Callable, slips, equation: str
+           ) -> tuple[bool, str]:
     if len(values) != len(VAR_NEXT_CASES):
         return False, f"expected {len(VAR_NEXT_CASES)} values, got {len(values)}"
     n_sum1 = sum(abs(a + b - 1) < 1e-12 for _, a, b in VAR_NEXT_CASES)
-    if _matches(values, var_next_reference):
+    if _matches(values, reference):
         return True, (f"at {len(VAR_NEXT_CASES)} points (Var, α, β), {len(VAR_NEXT_CASES) - n_sum1} "
                       f"of them with α + β ≠ 1")
-    for name, fn, why in VAR_NEXT_SLIPS:
+    for name, fn, why in slips:
         if _matches(values, fn):
             return False, f"this looks like {name}: {why}"
     for got, case in zip(values, VAR_NEXT_CASES, strict=True):
-        want = var_next_reference(*_case_tensors(case))
-        if got.shape != want.shape:
+        want = reference(*_case_tensors(case))
+        if got.numel() != want.numel():
             return False, (f"at Var = {case[0]} your function returned shape {tuple(got.shape)}, "
                            f"expected {tuple(want.shape)}: work element-wise on tensors")
-        if not torch.allclose(got, want, rtol=1e-6, atol=1e-9):
+        if not _same(got, want):
             var_t, alpha_t, beta_t = case
             sum_note = "α + β = 1" if abs(alpha_t + beta_t - 1) < 1e-12 else "α + β ≠ 1"
             return False, (f"at Var(x^(t)) = {var_t}, α_t = {alpha_t}, β_t = {beta_t} ({sum_note}) "
-                           f"your function gives {got.tolist()}; use Var(aX + bZ) = a² Var(X) + "
-                           f"b² Var(Z) for independent X and Z")
+                           f"your function gives {got.tolist()}, which is not right: recall what "
+                           f"Var(aX + bZ) is for independent X and Z, and apply it to {equation}")
     return False, "no probe point differs, yet the values do not match"  # not reached
 
 
-__all__ = ["VAR_NEXT_CASES", "VAR_NEXT_SLIPS", "var_next_reference", "var_next_values",
-           "check_var_next"]
+def check_var_next(values: list[torch.Tensor]) -> tuple[bool, str]:
+    """Verifier of exercise 1, eq. (16): `values` from `var_next_values(var_next)`. Passes when
+    they equal α_t Var(x^(t)) + β_t at every probe point, including α_t + β_t ≠ 1; otherwise
+    names the slip when it is a known one, or the first probe point where the answer is off."""
+    return _check(values, var_next_reference, VAR_NEXT_SLIPS, "eq. (16)")
+
+
+def check_var_next_15(values: list[torch.Tensor]) -> tuple[bool, str]:
+    """Verifier of exercise 1, part 3, eq. (15) as printed: `values` from
+    `var_next_values(var_next_15)`. Passes when they equal α_t² Var(x^(t)) + β_t at every probe
+    point; otherwise names the slip (known ones) or the first probe point where it is off."""
+    return _check(values, var_next_15_reference, VAR_NEXT_15_SLIPS, "eq. (15)")
+
+
+__all__ = ["VAR_NEXT_CASES", "VAR_NEXT_SLIPS", "VAR_NEXT_15_SLIPS", "var_next_reference",
+           "var_next_15_reference", "var_next_values", "check_var_next", "check_var_next_15"]

@@ -1,7 +1,8 @@
 """Heavy studies of the diffusion notebook, registered in `coursekit.core.results.STUDIES`.
 
-``ddpm_samplers`` — the sampler table of notebook 04, section 6, on the committed ``ddpm``
-checkpoint: DDIM with few steps and η = 0 / η = 1, and ancestral DDPM with all T = 1000 steps.
+``ddpm_samplers`` — a sampler table on the committed ``ddpm`` checkpoint (instructors'
+material: notebook 04's lab names DDIM and η in a sentence and no longer shows this table):
+DDIM with few steps and η = 0 / η = 1, and ancestral DDPM with all T = 1000 steps.
 Each row: the Fréchet distance (FD, classifier features, `coursekit.metrics`) of n samples
 against the first n held-out images, the real-vs-real FD at the same n and their ratio, an
 approximate standard error of the FD (bootstrap over the generated samples; the held-out set is
@@ -19,7 +20,7 @@ Sizes (``cfg.scale(default, fast, full)``; sampling seed ``cfg.seed + 1``, as th
   ancestral chains would cost ≈ 35–40 CPU-minutes on their own, so the
   ancestral row uses 256 — twice the 128 feature dimensions, so that the covariance it fits has
   full rank — and is only compared at n = 256;
-* default (the notebook's live measurement): DDIM-10 with η = 0 and 1 at n = 200, no ancestral
+* default (a quick live measurement): DDIM-10 with η = 0 and 1 at n = 200, no ancestral
   row (≥ 128 chains cost ≥ 4 CPU-minutes);
 * fast (CI): the same two rows at n = 20.
 
@@ -28,9 +29,8 @@ samples at the default and fast sizes (mean and standard deviation over the subs
 the same first held-out images as a run of that size): a smaller run's FD must lie within
 `AGREE_SD` of them.
 
-Also here, for the notebook: `sampler_table` (the same measurement at any size),
-`score_images` (the same scores for any images), `format_samplers`, `plot_samplers`,
-and `eta_comparison`; the notebook words its comparisons with `coursekit.core.stats`.
+Also here: `sampler_table` (the same measurement at any size), `score_images` (the same
+scores for any images), `format_samplers`, `plot_samplers`, and `eta_comparison`.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Notebook 04's 2-D experiments: the forward chain simulated layer by layer (the eq. (15)
-slip: α_t x^(t) instead of sqrt(α_t) x^(t)) and the reverse process as an animation."""
+slip: α_t x^(t) instead of sqrt(α_t) x^(t)), a toy diffusion trained on a 2-D data set, and the
+reverse process as an animation."""
 from __future__ import annotations
 
 import math
@@ -30,6 +31,20 @@ def simulate_forward(x_0: torch.Tensor, betas: torch.Tensor, mean_coef: str = "s
     return torch.stack(xs)  # (T+1, N, d)
 
 
+def train_toy(model, name: str, steps: int, lr: float = 1e-2, seed: int = 0,
+              progress: bool = True):
+    """Train a toy diffusion `model` (``coursekit.models.diffusion.toy_diffusion``) with the
+    simple noise-prediction loss on fresh batches of the 2-D data set `name` ("moons",
+    "swiss_roll", "ring"), through the shared training loop with its progress bar. Returns the
+    training `History`.
+
+    lr: the peak learning rate; 1e-2 suits runs of about 1,000 steps (the loop's default,
+    3e-3, is meant for ≥ 3,000)."""
+    from ..recipes.diffusion import fit_toy  # the shared loop (imported here: it loads more)
+
+    return fit_toy(model, name, steps=steps, lr=lr, seed=seed, progress=progress)
+
+
 def reverse_animation(trajectory: list[tuple[int, torch.Tensor]], title: str, lim: float = 3.0,
                       size: float = 3.2, interval: int = 200, color: str = "tab:blue",
                       dpi: int = 60) -> FuncAnimation:
@@ -54,4 +69,4 @@ def reverse_animation(trajectory: list[tuple[int, torch.Tensor]], title: str, li
     return anim
 
 
-__all__ = ["simulate_forward", "reverse_animation"]
+__all__ = ["simulate_forward", "train_toy", "reverse_animation"]

@@ -24,3 +24,10 @@ def test_reverse_animation_has_one_frame_per_trajectory_point():
     anim = L.reverse_animation(traj, "toy")
     assert len(list(anim.new_frame_seq())) == 3
     assert anim.to_jshtml().count("data:image/png") == 3  # renders offline, one PNG a frame
+
+
+def test_train_toy_runs_the_shared_loop_on_a_toy_set():
+    toy = D.toy_diffusion(T=10, hidden=16)
+    hist = L.train_toy(toy, "ring", steps=5, seed=0, progress=False)
+    losses = hist.series("loss")[1]
+    assert hist.steps == 5 and len(losses) == 5 and all(v > 0 for v in losses)
