@@ -49,7 +49,7 @@ TIMES_JSON = ROOT / "benchmarks" / "notebook_times.json"
 README = ROOT / "README.md"
 MARKERS = ("<!-- notebook-times -->", "<!-- /notebook-times -->")
 #: The committed full-profile study each notebook loads (its CPU-s is the "full" column).
-STUDY_OF = {"02_vae": "vae_iwae", "03_gan": "gan_ring", "04_diffusion": "ddpm_samplers",
+STUDY_OF = {"02_vae": "vae_iwae", "03_gan": "gan_ring",
             "05_compare": "compare_models"}
 
 

@@ -185,7 +185,9 @@ def test_going_further_is_last_and_optional():
 
 def visible_words(cell) -> int:
     """Words a student reads in a cell (as /work/shared/tools/nbwords.py counts them)."""
-    count = lambda s: len(re.findall(r"[A-Za-z0-9α-ωΑ-Ω][\w'’.,:;=×/-]*", s))
+    def count(s: str) -> int:
+        return len(re.findall(r"[A-Za-z0-9α-ωΑ-Ω][\w'’.,:;=×/-]*", s))
+
     if cell.cell_type == "markdown":
         return count(cell.source)
     n = 0
