@@ -105,6 +105,10 @@ def read_idx(path: Path, expected_shape: tuple[int | None, ...]) -> np.ndarray:
 
 def _check_md5(path: Path, expected: str) -> None:
     if not path.exists():
+        if not path.parent.parent.exists():  # no data folder at all: an install without -e
+            raise DataError(f"no course data folder at {path.parent.parent}: set COURSEKIT_DATA "
+                            f"to the data/ folder of the course (it holds mnist/ and "
+                            f"checkpoints/), or install the course with `pip install -e .`")
         raise DataError(f"MNIST file not found: {path}. {SHARED_HINT}")
     found = md5sum(path)
     if found != expected:

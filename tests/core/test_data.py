@@ -228,3 +228,10 @@ def test_a_read_only_data_folder_still_loads(offline_copy, tmp_path_factory, mon
     assert len(train) == 9000 and not (offline_copy / "cache" / "mnist_offline.pt").exists()
     assert (user_cache / "coursekit" / "mnist_offline.pt").exists()
     assert len(D.load_mnist("heldout", offline_copy)) == 1000
+
+
+def test_no_data_folder_names_coursekit_data(tmp_path):
+    """A non-editable install looks for data next to the installed package: the error says how
+    to point it at the course's data/ folder."""
+    with pytest.raises(D.DataError, match="COURSEKIT_DATA"):
+        D.load_mnist("train", tmp_path / "site-packages-data")
