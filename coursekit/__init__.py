@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 
 from ._version import __version__
-from .core import data
+from .core import data, style
 from .core.checkpoints import Pretrained, card_markdown, pretrained, training_cpu_minutes
 from .core.config import Config, setup
 from .core.data import DataError, batches, load_mnist
@@ -50,4 +50,4 @@ def __getattr__(name: str):
 __all__ = ["setup", "doctor", "Config", "load_mnist", "batches", "DataError", "train", "History",
            "EMA", "Checkpointing", "cosine_schedule", "NonFiniteLossError", "CheckpointError",
            "pretrained", "Pretrained", "training_cpu_minutes", "card_markdown", "count_parameters",
-           "eval_mode", "data", "plot", "widgets", "exercises", "__version__"]
+           "eval_mode", "data", "style", "plot", "widgets", "exercises", "__version__"]

@@ -476,10 +476,11 @@ def kl_sparsity_penalty(h: torch.Tensor, rho: float = 0.05, beta: float = 1.0,
     _check_codes(h)
     if not 0 < rho < 1:
         raise ValueError(f"target activation rho must be in (0, 1), got {rho}")
-    if float(h.min()) < 0 or float(h.max()) > 1:
+    lo, hi = float(h.detach().min()), float(h.detach().max())
+    if lo < 0 or hi > 1:
         raise ValueError(f"the KL sparsity penalty needs codes in [0, 1] (average activations "
-                         f"are probabilities), found [{float(h.min()):.3g}, "
-                         f"{float(h.max()):.3g}]; use sigmoid codes or the L1 penalty")
+                         f"are probabilities), found [{lo:.3g}, {hi:.3g}]; use sigmoid codes or "
+                         f"the L1 penalty")
     rho_hat = h.mean(0).clamp(eps, 1 - eps)  # (m,)
     # eq. (3): Ω(h) = β Σ_j KL(ρ ‖ ρ̂_j)
     kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
