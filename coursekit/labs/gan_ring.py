@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import torch
+from tqdm.auto import tqdm
 
 from ..core.data import ring_modes, ring_of_gaussians
 from ..core.nn import eval_mode, seeded
@@ -203,22 +204,24 @@ def _ring_schedule(c: RingConfig):
 
 def train_ring_gan(config: str | RingConfig = "vanilla", seed: int = 0, steps: int = 3000,
                    snapshot_every: int = 500, n_eval: int = 2500, progress: bool = False,
-                   map_size: int = 80, name: str | None = None) -> RingRun:
+                   map_size: int = 80, name: str | None = None,
+                   desc: str | None = None) -> RingRun:
     """Train a `ToyGAN` on the ring of 8 Gaussians with ``ck.train`` and take snapshots.
 
     A snapshot (at step 0, every `snapshot_every` steps and at the end) holds `n_eval` samples
     (fixed z), Disc's decision map, Gen's weights and `mode_metrics`. `seed` fixes the initial
     weights and every random draw of the run; torch's global generator is left as it was.
     Runs with one intra-op thread and no denormals (`small_net_cpu`). `name` labels the run and
-    its progress bar (default: the configuration's name, "custom" for a `RingConfig`).
+    its progress bar (default: the configuration's name, "custom" for a `RingConfig`). The bar
+    counts steps only (no running metrics); `desc` replaces its label.
     """
     with small_net_cpu():
         return _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size,
-                               name)
+                               name, desc)
 
 
 def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_size,
-                    name) -> RingRun:
+                    name, desc=None) -> RingRun:
     name = name or (config if isinstance(config, str) else "custom")
     if isinstance(config, str):
         if config not in RING_CONFIGS:
@@ -246,12 +249,23 @@ def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_s
 
     with eval_mode(model), torch.no_grad():
         snapshot(model, 0)
+    bar = tqdm(total=steps, desc=desc or f"ring GAN {name} seed {seed}", unit="step",
+               disable=not progress, mininterval=0.5)
+    game_step = _ring_step_fn(c, opt_g, opt_d, steps, noise_g)
+
+    def step_fn(*args, **kwargs) -> dict:
+        out = game_step(*args, **kwargs)
+        bar.update(1)
+        return out
+
     t0 = time.perf_counter()
-    history = train(model, None, ring_sampler, steps=steps, batch_size=c.batch_size,
-                    step_fn=_ring_step_fn(c, opt_g, opt_d, steps, noise_g),
-                    optimizer={"g": opt_g, "d": opt_d}, schedule=_ring_schedule(c),
-                    eval_fn=snapshot, eval_every=snapshot_every, seed=seed, progress=progress,
-                    desc=f"ring GAN {name} seed {seed}")
+    try:
+        history = train(model, None, ring_sampler, steps=steps, batch_size=c.batch_size,
+                        step_fn=step_fn, optimizer={"g": opt_g, "d": opt_d},
+                        schedule=_ring_schedule(c), eval_fn=snapshot, eval_every=snapshot_every,
+                        seed=seed, progress=False)
+    finally:
+        bar.close()
     return RingRun(name, seed, c, model, history, snapshots, time.perf_counter() - t0)
 
 

@@ -269,7 +269,7 @@ def plot_ring_finals(result: dict, title: str):
         for i, n in enumerate(names):
             vals = result["configs"][n][key]
             ax.scatter([i] * len(vals), vals, color="black", s=14, zorder=3,
-                       label="one run (seed)" if i == 0 else None)
+                       label="one run" if i == 0 else None)
         ax.set_ylim(0, top)
         ax.set_ylabel(label)
         ax.tick_params(axis="x", labelsize=8)

@@ -160,36 +160,40 @@ def sweep_summary(out: dict[str, list[float]]) -> dict:
 
 
 def plot_vanishing(sweeps: dict[str, dict]):
-    """Gen's gradient norm (log scale) and batch-to-batch cosine for both generator losses,
-    against Disc's accuracy and training steps. `sweeps`: label of the poor Gen → the output
-    of `vanishing_gradient_sweep`."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    """Disc's accuracy, Gen's gradient norm (log scale) and the batch-to-batch cosine of Gen's
+    gradient for both generator losses, all against Disc's training steps (log scale, so no
+    points pile up at accuracy 1). `sweeps`: label of the poor Gen → the output of
+    `vanishing_gradient_sweep`. One legend for the whole figure, under the panels."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
     colors = {"saturating": COLORS["vermillion"], "nonsaturating": COLORS["blue"]}
     markers = ["o", "s", "^", "D"]
-    for marker, out in zip(markers, sweeps.values()):
+    styles = ["-", "--", ":", "-."]
+    for marker, ls, out in zip(markers, styles, sweeps.values()):
         steps = [max(s, 0.5) for s in out["step"]]
+        axes[0].plot(steps, out["d_acc"], color="black", marker=marker, ms=6, ls=ls, lw=1,
+                     mfc="white")
         for kind, color in colors.items():
-            kw = dict(color=color, marker=marker, ms=4, alpha=0.85)
-            axes[0].plot(out["d_acc"], out[f"grad_{kind}"], ls="none", **kw)
-            axes[1].plot(steps, out[f"grad_{kind}"], lw=1, **kw)
-            axes[2].plot(out["d_acc"], out[f"cos_{kind}"], ls="none", **kw)
-    for ax in axes[:2]:
-        ax.set_yscale("log")
-        ax.set_ylabel("‖∇θ L_Gen‖ (mean over z-batches)")
-    axes[1].set_xscale("log")
-    axes[0].set_xlabel("Disc's accuracy")
-    axes[1].set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
-    axes[2].set_xlabel("Disc's accuracy")
+            kw = dict(color=color, marker=marker, ms=6, ls=ls, lw=1.2, alpha=0.9)
+            axes[1].plot(steps, out[f"grad_{kind}"], **kw)
+            axes[2].plot(steps, out[f"cos_{kind}"], **kw)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("Disc's training steps (step 0 drawn at 0.5)")
+    axes[0].set_ylabel("Disc's accuracy (real vs fake)")
+    axes[0].set_ylim(0.45, 1.03)
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel(r"size $\|\nabla_\theta L_\mathrm{Gen}\|$ (mean over 8 z-batches)")
     axes[2].set_ylabel("cosine between two z-batches' gradients")
     axes[2].set_ylim(-0.3, 1.05)
-    axes[0].set_title("size vs Disc's accuracy", fontsize=10)
-    axes[1].set_title("size vs Disc's training time", fontsize=10)
-    axes[2].set_title("consistency of direction", fontsize=10)
-    handles = [Line2D([], [], color=c, lw=2, label=("saturating log(1 − D(G(z)))" if k ==
-               "saturating" else "non-saturating −log D(G(z))")) for k, c in colors.items()]
-    handles += [Line2D([], [], color="gray", marker=m, ls="none", label=f"Gen: {label}")
-                for m, label in zip(markers, sweeps)]
-    axes[2].legend(handles=handles, fontsize=7.5, loc="lower left")
-    fig.suptitle("Vanishing gradients: a poor Gen held fixed while Disc trains towards optimal")
-    fig.tight_layout()
+    axes[0].set_title("How sure Disc becomes", fontsize=10)
+    axes[1].set_title("Size of Gen's gradient", fontsize=10)
+    axes[2].set_title("Direction of Gen's gradient (1 = steady)", fontsize=10)
+    handles = [Line2D([], [], color=c, lw=2.5, label=("saturating loss, log(1 − D(Gen(z)))" if k ==
+               "saturating" else "non-saturating loss, −log D(Gen(z))")) for k, c in colors.items()]
+    handles += [Line2D([], [], color="gray", marker=m, ms=7, ls=ls, label=f"Gen: {label}")
+                for m, ls, label in zip(markers, styles, sweeps)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
+               frameon=False)
+    fig.suptitle("A poor Gen held fixed while Disc trains: Gen's gradient under the two losses")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

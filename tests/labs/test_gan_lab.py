@@ -4,6 +4,7 @@ figures it draws tell their series apart."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -168,3 +169,102 @@ def test_ring_settings_have_distinct_colours_far_from_each_other():
     assert set(gan_studies.CONFIG_STYLE) == set(gan_studies.RING_STUDY)
     # orange and vermillion look alike: never both in one figure
     assert not {COLORS["orange"], COLORS["vermillion"]} <= set(colours)
+
+
+# ----------------------------------------------------------------------------- §2 prediction
+@pytest.mark.parametrize("answer", [False, "no", "No", " false ", np.bool_(False), torch.tensor(False)],
+                         ids=["False", "no", "No", "false_padded", "numpy_bool", "tensor_bool"])
+def test_the_ring_prediction_accepts_every_way_of_saying_no(answer):
+    assert GE.check_ring_prediction(answer) == (True, "")
+
+
+@pytest.mark.parametrize("answer", [True, "yes", np.bool_(True)], ids=["True", "yes", "numpy_true"])
+def test_the_ring_prediction_rejects_yes_with_what_the_stored_runs_did(answer):
+    ok, msg = GE.check_ring_prediction(answer)
+    assert not ok and "never all 8" in msg and "earlier runs of this same setting" in msg, msg
+
+
+@pytest.mark.parametrize("answer", ["maybe", 0, 1, None, 8], ids=["maybe", "0", "1", "None", "8"])
+def test_the_ring_prediction_asks_for_true_or_false(answer):
+    ok, msg = GE.check_ring_prediction(answer)
+    assert not ok and "True or False" in msg, msg
+
+
+def test_the_ring_prediction_follows_the_stored_runs():
+    modes = GE.stored_ring_modes()
+    assert len(modes) == 3 and max(modes) < 8            # §2's setting never covered all 8
+    assert GE.check_ring_prediction(True, modes=[8, 8, 8]) == (True, "")
+    ok, msg = GE.check_ring_prediction(False, modes=[8, 8, 8])
+    assert not ok and "covered 8 of the 8 modes" in msg, msg
+
+
+def test_the_prediction_is_checked_before_the_run_and_nothing_before_names_the_answer():
+    cells = _cells()
+    check_at = next(i for i, c in enumerate(cells) if "check_ring_prediction" in _src(c))
+    run_at = next(i for i, c in enumerate(cells) if "train_ring_gan(" in _src(c))
+    assert check_at < run_at and "nbval-check-output" in _tags(cells[check_at])
+    before = "\n".join(_src(c) for c in cells[:check_at] if "solution" not in _tags(c)).lower()
+    assert "collapse" not in before and "return false" not in before
+
+
+# ----------------------------------------------------------------------------- §4 L(D*)
+CORRECT_LOSS = {
+    "math.log(2)": math.log(2), "-log(1/2)": -math.log(0.5), "two halves": 0.5 * math.log(2) * 2,
+    "numpy": np.log(2), "tensor": torch.log(torch.tensor(2.0)), "float64 tensor":
+    torch.tensor(2.0, dtype=torch.float64).log(), "rounded 0.693": 0.693, "rounded 0.69": 0.69,
+    "one-element list": [math.log(2)],
+}
+
+
+@pytest.mark.parametrize("value", CORRECT_LOSS.values(), ids=CORRECT_LOSS.keys())
+def test_every_correct_form_of_the_loss_at_the_optimum_passes(value):
+    assert GE.check_loss_at_optimum(value) == (True, "")
+
+
+WRONG_LOSS = {
+    "V convention, −log 4": (-math.log(4), "Goodfellow"),
+    "½ weights dropped, log 4": (math.log(4), "½ weights"),
+    "sign flipped": (-math.log(2), "sign is flipped"),
+    "D* instead of L(D*)": (0.5, "not the loss"),
+    "zero": (0.0, "always right"),
+    "bits": (1.0, "natural logarithm"),
+    "one half of L only": (math.log(2) / 2, "add the real and the fake term"),
+    "rounded too far, 0.7": (0.7, "is not it"),
+    "nan": (float("nan"), "finite"),
+    "a string": ("log 2", "one number"),
+    "two numbers": ([0.69, 0.69], "one number"),
+}
+
+
+@pytest.mark.parametrize("value, says", WRONG_LOSS.values(), ids=WRONG_LOSS.keys())
+def test_a_wrong_loss_at_the_optimum_is_rejected_without_the_value(value, says):
+    ok, msg = GE.check_loss_at_optimum(value)
+    assert not ok and says in msg, msg
+    for answer in ("0.693", "0.6931", "log 2", "log(2)", "ln 2", "log2"):
+        assert answer not in msg, msg
+
+
+def test_the_check_cells_print_only_a_plain_correct():
+    """A saved "✓ … correct" output does not describe the answer."""
+    assert GE.check_optimal_discriminator(GE.optimal_discriminator_values(reference)) == (
+        True, "at every probe point")
+
+
+# ----------------------------------------------------------------------------- §3 figure
+def test_vanishing_figure_has_one_legend_for_all_panels_and_a_log_step_axis():
+    import matplotlib.pyplot as plt
+
+    from coursekit.labs import gan_vanishing
+
+    n = 5
+    out = {"step": [0, 1, 10, 100, 1000], "d_acc": [0.5, 0.6, 0.9, 1.0, 1.0], "d_fake": [0.5] * n}
+    for kind in ("saturating", "nonsaturating"):
+        for key in ("grad", "cos", "gradmin", "gradmax"):
+            out[f"{key}_{kind}"] = [0.5] * n
+    fig = gan_vanishing.plot_vanishing({"blob": out, "spread": out})
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("saturating" in t for t in texts) and "Gen: blob" in texts and "Gen: spread" in texts
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+    assert "$" in fig.axes[1].get_ylabel() and "_Gen" not in fig.axes[1].get_ylabel().replace("mathrm{Gen}", "")
+    plt.close(fig)
