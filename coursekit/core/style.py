@@ -27,9 +27,9 @@ COLORS: dict[str, str] = dict(zip(("blue", "orange", "green", "vermillion", "pur
                                    "black", "yellow"), PALETTE))
 #: One style per digit class 0–9, the same in every notebook: a colour (Okabe–Ito's first seven,
 #: a dark yellow instead of its pale one, which vanishes on white as small dots, then grey and
-#: wine) *and* a marker of its own, so all ten classes stay apart in grey print and under
+#: indigo) *and* a marker of its own, so all ten classes stay apart in grey print and under
 #: colour-vision deficiencies (where two colours merge, their markers still differ).
-DIGIT_COLORS: tuple[str, ...] = PALETTE[:7] + ("#A08C00", "#888888", "#882255")
+DIGIT_COLORS: tuple[str, ...] = PALETTE[:7] + ("#A08C00", "#888888", "#332288")
 DIGIT_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "<", "h")
 
 
