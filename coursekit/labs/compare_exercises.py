@@ -48,14 +48,19 @@ def expected_values(cases: Sequence[tuple[float, float, float, float]] = CASES) 
             for m1, s1, m2, s2 in cases]
 
 
+#: What a student reads when the closed form is right (plain words, no tolerances).
+MATCH_MESSAGE = (f"matches the general matrix formula on all {len(CASES)} pairs of Gaussians "
+                 f"tested")
+
+
 def verify_frechet_1d(got: Sequence[float]) -> tuple[bool, str]:
     """Verifier: `got` = the student's d² for each of `CASES`, in order."""
     values = [float(torch.as_tensor(v)) for v in got]
     if len(values) != len(CASES):
         return False, f"{len(values)} values for {len(CASES)} cases"
-    ok, detail = close(values, expected_values(), rtol=1e-4, atol=1e-6)
+    ok, _ = close(values, expected_values(), rtol=1e-4, atol=1e-6)
     if ok:
-        return True, detail
+        return True, MATCH_MESSAGE
     for formula, hint in SLIPS.values():
         if close(values, [formula(*c) for c in CASES], rtol=1e-4, atol=1e-6)[0]:
             return False, hint
@@ -73,8 +78,9 @@ LEVELS = ("high", "low")
 #: measure"): KL to uniform ln 2 for five equally frequent classes (nats); its samples are real
 #: digits (precision high), half of the real digits have no sample near them (recall low).
 HALF_EXPECTED = {"kl_uniform": math.log(2), "precision": "high", "recall": "low"}
-#: Tolerance on the KL (nats): 0.69 and 0.693 pass, ln 2 written any way passes.
-KL_ATOL = 0.005
+#: Tolerance on the KL (nats): ln 2 = 0.693… to one decimal (0.7), to two (0.69) or written
+#: any way passes; the plausible slips (0.5, ln 5 = 1.61, 1 bit, log10 2 = 0.30, …) stay out.
+KL_ATOL = 0.01
 #: Plausible wrong KL values, each with a hint.
 KL_SLIPS = (
     (math.log(5), "that is the entropy of the histogram itself, not its KL to the uniform one"),
@@ -123,4 +129,4 @@ def check_half_classes(got) -> tuple[bool, str]:
                  if words[key] != HALF_EXPECTED[key]]
     if problems:
         return False, "; ".join(problems)
-    return True, "KL within ±0.005 nats of ln 2, precision and recall as measured below"
+    return True, "KL ≈ ln 2 nats; precision and recall as measured below"

@@ -30,14 +30,16 @@ Otherwise the two are "not distinguishable" — which does not mean equal.
 
 Also here, for the notebook: `measure` (the same measurement at any size, also returning the
 samples), `compare_agrees`, `format_live`, `format_spread`, `format_cells`, `sampler`,
-`reconstruction_vs_generation`, `changed_checkpoints`, `load_table`.
+`reconstruction_vs_generation`, `changed_checkpoints`, `load_table`; its texts chosen by the
+verdicts (no verdict written by hand): `describe_pair` (the notebook's ``ask``),
+`pair_takeaway`, `axes_takeaway`, `what_we_saw`.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import itertools
-import json
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -47,7 +49,7 @@ import torch
 from ..core.checkpoints import Pretrained, checkpoint_path
 from ..core.config import Config
 from ..core.data import load_mnist
-from ..core.results import STUDIES, Study, load_result, paired, result_path
+from ..core.results import STUDIES, Study, load_result, paired
 from ..metrics import REFERENCE_SEED, evaluate_samples, reference
 from ..metrics.classifier import N_FEATURES
 from .compare import load_for_comparison, model_scores
@@ -250,16 +252,15 @@ def changed_checkpoints(result: dict) -> list[str]:
 
 
 def load_table(verbose: bool = True) -> dict:
-    """The ``compare_models`` result (data/results/compare_models.json). verbose: one line on
-    where it comes from and when it was made, and a line naming any model whose checkpoint
-    changed since (its rows describe the old checkpoint)."""
+    """The ``compare_models`` result (data/results/compare_models.json). verbose: one plain
+    line for the student (samples per model, number of sets, scored earlier), and a line naming
+    any model whose checkpoint changed since the file was made (its rows describe the old
+    checkpoint)."""
     result = load_result("compare_models", verbose=False)
     if verbose:
-        date = json.loads(result_path("compare_models").read_text())["provenance"].get("date")
-        seeds = sorted({len(m["seeds"]) for m in result["models"].values()})
-        print(f"loaded from data/results/compare_models.json (made {date}; not measured in this "
-              f"run): {result['n']:,} samples per model and sampling seed, "
-              f"{' to '.join(map(str, seeds))} sampling seeds per model")
+        sets = sorted({len(m["seeds"]) for m in result["models"].values()})
+        print(f"loaded: {result['n']:,} samples per model in each of "
+              f"{' to '.join(map(str, sets))} sets, scored earlier (several minutes of CPU)")
         if changed := changed_checkpoints(result):
             print(f"checkpoint changed since the file was made: {', '.join(changed)} (remake: "
                   f"python -m coursekit reproduce compare_models)")
@@ -488,7 +489,8 @@ MAX_LISTED = 4
 
 def verdicts(result: dict, alpha: float = ALPHA) -> str:
     """Markdown: how many comparisons the table makes and how many it tells apart, then one
-    bullet per metric: who is better than whom, and the pairs not distinguishable."""
+    bullet per metric: who is better than whom, and the pairs not distinguishable (when every
+    pair is told apart, the rows best first)."""
     ranked = rank_pairs(result, alpha)
     rows = list(table_rows(result))
     n_models = len(rows) - 1
@@ -508,6 +510,10 @@ def verdicts(result: dict, alpha: float = ALPHA) -> str:
             parts.append(f"{winner} better than {'every model' if everyone else _join(losers)}")
         same = [f"{v['a']} and {v['b']}" for v in mine if v["better"] is None]
         text = f"- **{LABELS[key]}** ({'lower' if sign < 0 else 'higher'} is better): "
+        order = sorted(rows, key=lambda r: -len(wins.get(r, [])))
+        if not same and [len(wins.get(r, [])) for r in order] == list(range(len(rows) - 1, -1, -1)):
+            lines.append(text + "Every pair told apart; best first: " + ", ".join(order) + ".")
+            continue
         if parts:
             text += "; ".join(parts) + ". "
         if not same:
@@ -520,6 +526,153 @@ def verdicts(result: dict, alpha: float = ALPHA) -> str:
             text += f"The other {len(same)} pairs are not distinguishable."
         lines.append(text)
     return "\n".join(lines[:1] + [""] + lines[1:])
+
+
+# ----------------------------------------------------------------------------- texts
+def _the(name: str) -> str:
+    """'the ldm', but 'real data'."""
+    return name if name == REAL else f"the {name}"
+
+
+def _metric_key(metric: str) -> str:
+    """A key of `SPREAD` from the key itself or its table label ("FD / real" → "fd_ratio")."""
+    if metric in SPREAD:
+        return metric
+    for key, label in LABELS.items():
+        if key in SPREAD and metric.strip().lower() == label.lower():
+            return key
+    raise KeyError(f"no column {metric!r}: use one of {', '.join(map(repr, SPREAD))}")
+
+
+def describe_pair(result: dict, metric: str, a: str, b: str) -> str:
+    """One line on rows `a` and `b` for a column (key or label): both cells, median (lowest–
+    highest) over the sets, and the verdict of `rank_pairs` in words."""
+    key = _metric_key(metric)
+    rows = table_rows(result)
+    for name in (a, b):
+        if name not in rows:
+            raise KeyError(f"no row {name!r}: the rows are {', '.join(map(repr, rows))}")
+    better = verdict(rank_pairs(result), key, a, b)
+    words = ("not distinguishable" if better is None else
+             f"{better} better ({'lower' if SPREAD[key] < 0 else 'higher'} is better)")
+    return (f"{LABELS[key]}: {a} {_spread_cell(rows[a], key)} vs {b} "
+            f"{_spread_cell(rows[b], key)} → {words}")
+
+
+def _gap(med: dict[str, float], key: str, v: dict) -> float:
+    """How far apart the medians of a comparison's two rows are (as a ratio for `LOG_SCALE`)."""
+    x, y = med[v["a"]], med[v["b"]]
+    if key in LOG_SCALE:
+        return abs(math.log(max(x, 1e-12) / max(y, 1e-12)))
+    return abs(x - y)
+
+
+#: Columns `pair_takeaway` searches for a pair the test cannot tell apart when every pair of its
+#: own column is told apart (shares of n: gaps on one scale).
+CONTRAST = ("recall", "precision")
+
+
+def pair_takeaway(result: dict, metric: str = "fd_ratio") -> str:
+    """The takeaway of the verdicts, chosen by them: on `metric`, the closest pair of rows the
+    test tells apart and the widest pair it cannot. When every pair of `metric` is told apart,
+    the widest pair it cannot tell apart in a `CONTRAST` column instead (if any); when none is,
+    the widest pair. Medians in parentheses."""
+    key = _metric_key(metric)
+    rows = table_rows(result)
+    ranked = rank_pairs(result)
+    med = {k: {name: m["median"][k] for name, m in rows.items()} for k in SPREAD}
+
+    def pair(v: dict, joint: str = "and") -> str:  # "the ae and the vae (26.0× vs 19.4×)"
+        k = v["metric"]
+        return (f"{_the(v['a'])} {joint} {_the(v['b'])} ({_fmt(k, med[k][v['a']])} vs "
+                f"{_fmt(k, med[k][v['b']])})")
+
+    def widest(k: str) -> dict | None:
+        untold = [v for v in ranked if v["metric"] == k and v["better"] is None]
+        return max(untold, key=lambda v: _gap(med[k], k, v)) if untold else None
+
+    told = [v for v in ranked if v["metric"] == key and v["better"] is not None]
+    close = min(told, key=lambda v: _gap(med[key], key, v)) if told else None
+    wide = widest(key)
+    rule = "a gap counts only when it is large next to the rows' set-to-set movement."
+    label = LABELS[key]
+    if close and wide:
+        return f"on {label} the test tells apart {pair(close)} but not {pair(wide)}: {rule}"
+    if close:
+        text = f"on {label} the test tells every pair apart, even {pair(close)}"
+        other = next((w for k in CONTRAST if k != key and (w := widest(k))), None)
+        if other:
+            return (f"{text}; on {LABELS[other['metric']]} it cannot tell "
+                    f"{pair(other, 'from')}: {rule}")
+        return f"{text}: next to these gaps, each row moves little from one set to the next."
+    return (f"on {label} the test tells no pair of rows apart, not even {pair(wide)}: next to "
+            f"how much the rows move from one set of samples to the next, every gap could be "
+            f"noise.")
+
+
+def axes_takeaway(result: dict) -> str:
+    """Takeaway of the precision–recall plot: the ldm's precision against real data's (where it
+    sits in the plot, then the verdict) and its recall against the ddpm's (the verdict)."""
+    rows = table_rows(result)
+    med = {name: m["median"] for name, m in rows.items()}
+    p_ldm, p_real = med["ldm"]["precision"], med[REAL]["precision"]
+    r_ldm, r_ddpm = med["ldm"]["recall"], med["ddpm"]["recall"]
+    shown = round(p_ldm, 2) - round(p_real, 2)  # as the two numbers are printed
+    rel_p = relation(result, "precision", "ldm", REAL)
+    rel_r = relation(result, "recall", "ldm", "ddpm")
+    recall = f"its recall is {rel_r} the ddpm's ({r_ldm:.2f} vs {r_ddpm:.2f})"
+    if shown >= 0 and rel_p != "lower than":
+        text = (f"In the plot the ldm's precision sits {'above' if shown > 0 else 'level with'} "
+                f"real data's ({p_ldm:.2f} vs {p_real:.2f}"
+                + ("; the test cannot tell them apart)" if rel_p.startswith("not") else
+                   "; the test finds it higher)"))
+        if rel_r == "lower than":
+            text += f", yet {recall}: possibly a sign that it favours typical digits."
+        else:
+            text += f": possibly a sign that it favours typical digits. {recall.capitalize()}."
+    else:
+        text = f"The ldm's precision is {rel_p} real data's ({p_ldm:.2f} vs {p_real:.2f}); {recall}."
+    return "fidelity and diversity are separate axes. " + text
+
+
+def what_we_saw(result: dict) -> list[str]:
+    """The summary's bullets on the table (Markdown), from the numbers and the verdicts: who
+    leads on FD / real, precision and recall; how many comparisons the test tells apart; what
+    only some cells of the 2×2 table have, and the cost of a sample."""
+    models = result["models"]
+    med = {name: m["median"] for name, m in models.items()}
+    best = {key: (min if SPREAD[key] < 0 else max)(med, key=lambda n: med[n][key])
+            for key in ("fd_ratio", "precision", "recall")}
+    what = {"fd_ratio": "the lowest FD / real", "precision": "the highest precision",
+            "recall": "the highest recall"}
+    leaders: dict[str, list[str]] = {}
+    for key, name in best.items():
+        leaders.setdefault(name, []).append(f"{what[key]} ({_fmt(key, med[name][key])})")
+    parts = [f"{_the(name)} {'has ' if i == 0 else ''}{_join(feats)}"
+             for i, (name, feats) in enumerate(leaders.items())]
+    lead = "Of the models, " + (", and ".join(parts) if len(parts) <= 2 else
+                                   ", ".join(parts[:-1]) + " and " + parts[-1])
+    lead += (": no model leads on all three." if len(leaders) > 1 else ".")
+    ranked = rank_pairs(result)
+    told = sum(v["better"] is not None for v in ranked)
+    tested = (f"The test tells {told} of the table's {len(ranked)} comparisons apart; the other "
+              f"{len(ranked) - told} are not distinguishable (not the same as equal).")
+    recon = [f"{name} {med[name]['recon_mse']:.1f}" for name in models if "recon_mse" in med[name]]
+    bound = [name for name in models if "iwae" in med[name] and "elbo" in med[name]]
+    cost = {name: med[name]["cpu_sec_per_sample"] for name in models}
+    cheap, dear = min(cost, key=cost.get), max(cost, key=cost.get)
+    cells = []
+    if recon:
+        cells.append(f"Reconstruction error only in the left column ({', '.join(recon)})")
+    if bound:
+        b = bound[0]
+        cells.append(f"likelihood bounds only for {_the(b)} (IWAE {med[b]['iwae']:.1f} nats, "
+                     f"ELBO {med[b]['elbo']:.1f})")
+    cells.append(f"a sample costs {_ms(cost[cheap])} ({cheap}) to {_ms(cost[dear])} CPU-ms "
+                 f"({dear})" if cheap != dear else f"a sample costs {_ms(cost[cheap])} CPU-ms")
+    cells = "; ".join(cells) + "."
+    cells = cells[0].upper() + cells[1:]
+    return [lead, tested, cells]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -565,18 +718,32 @@ def _n(n: int) -> str:
     return f"{n:,}"
 
 
-def format_spread(result: dict) -> str:
+def format_spread(result: dict, drop_constant: bool = False) -> str:
     """The sample-quality table as Markdown: one row per model and the real data, each naming
     its sampler and n; cells median (min–max) over the sampling seeds (real data: over its
-    draws, the reference draw included)."""
+    draws, the reference draw included).
+
+    drop_constant: leave out the n column and every metric column whose cell reads the same in
+    every row, and say those values once in a line under the table."""
     rows = table_rows(result)
-    cols = ["row", "sampler", "n", "FD / real", "precision", "recall", "classes", "KL to unif."]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    cols = {"row": [], "sampler": [], "n": []} | {LABELS[k]: [] for k in SPREAD}
     for name, m in rows.items():
-        label = name + (" (tiny stand-in)" if m.get("tiny") else "")
-        lines.append("| " + " | ".join([
-            label, sampler(name, result), _n(result["n"]),
-            *(_spread_cell(m, k) for k in SPREAD)]) + " |")
+        cols["row"].append(name + (" (tiny stand-in)" if m.get("tiny") else ""))
+        cols["sampler"].append(sampler(name, result))
+        cols["n"].append(_n(result["n"]))
+        for k in SPREAD:
+            cols[LABELS[k]].append(_spread_cell(m, k))
+    same = {}
+    if drop_constant:
+        same = {label: cells[0] for label, cells in cols.items()
+                if label not in ("row", "sampler") and len(set(cells)) == 1}
+        cols = {label: cells for label, cells in cols.items() if label not in same}
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(row) + " |" for row in zip(*cols.values())]
+    if same:
+        what = "; ".join(f"{result['n']:,} images per set" if label == "n" else
+                         f"{label} {cell}" for label, cell in same.items())
+        lines += ["", f"Same in every row, so not shown as a column: {what}."]
     return "\n".join(lines)
 
 
@@ -643,7 +810,7 @@ def reconstruction_vs_generation(result: dict) -> str:
 
 STUDIES.add("compare_models", Study(
     "compare_models", run_compare,
-    "Comparison table of notebook 05 at n = 1,000: every committed model, 3 sampling seeds "
+    "Comparison table of notebook 05 at n = 1,000: every committed model, 5 sampling seeds "
     "each (median and range of FD / real, precision, recall, classes, KL), with reconstruction "
     "error, ELBO, IWAE, CPU time per sample", "05", agrees=compare_agrees,
     same=("n", "ddim_steps")))
@@ -652,4 +819,5 @@ __all__ = ["STUDY_MODELS", "N_SAMPLES", "N_SEEDS", "DDIM_STEPS", "IWAE_K", "SPRE
            "LOG_SCALE", "REAL", "measure", "run_compare", "compare_agrees", "changed_checkpoints",
            "load_table", "real_row", "table_rows", "sampler", "betainc", "t_p_value", "welch",
            "welch_t", "holm", "family_verdicts", "tested_values", "rank_pairs", "verdict", "relation", "verdicts",
-           "format_spread", "format_cells", "format_live", "reconstruction_vs_generation"]
+           "describe_pair", "pair_takeaway", "axes_takeaway", "what_we_saw", "format_spread",
+           "format_cells", "format_live", "reconstruction_vs_generation"]

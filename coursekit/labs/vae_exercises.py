@@ -338,7 +338,7 @@ def check_encoder_gradient(got, problem: GradientProblem, rtol: float = 1e-4,
             parts.append(f"{symbol} wrong ({detail} from autograd)"
                          + (f": {why}" if (why := _diagnose(mine, slips[name], rtol, atol)) else ""))
     if all(p.endswith("right") for p in parts):
-        return True, f"∇_μ and ∇_ln σ match autograd within rtol {rtol:g}, atol {atol:g}"
+        return True, "∇_μ and ∇_ln σ match autograd"
     return False, "; ".join(parts)
 
 

@@ -191,3 +191,108 @@ def test_a_sampling_seed_gives_the_same_numbers_in_notebook_05_and_on_the_card()
         for key in ("fd_ratio", "precision", "recall"):
             want = [card["metrics"][p + key] for p in prefixes]
             assert row["per_seed"][key][:3] == pytest.approx(want, rel=1e-4), (name, key)
+
+
+# ----------------------------------------------------------------------------- the notebook's texts
+def _mixed():
+    """FD / real: ldm better than vae and gan, vae and gan not distinguishable (3 seeds)."""
+    return _result({"vae": _entry(_metrics((19.0, 19.5, 20.1))),
+                    "gan": _entry(_metrics((19.8, 21.9, 22.5))),
+                    "ldm": _entry(_metrics((3.6, 4.3, 4.6)))})
+
+
+def test_pair_takeaway_picks_the_closest_pair_told_apart_and_the_widest_not():
+    res = _mixed()
+    ranked = S.rank_pairs(res)
+    text = S.pair_takeaway(res)
+    assert text.startswith("on FD / real the test tells apart the vae and the ldm (19.5× vs 4.3×) "
+                           "but not the ldm and real data (4.3× vs 1.0×)")
+    assert S.verdict(ranked, "fd_ratio", "vae", "ldm") == "ldm"
+    assert S.verdict(ranked, "fd_ratio", "ldm", S.REAL) is None
+
+
+def test_pair_takeaway_when_every_pair_is_told_apart_takes_its_contrast_from_recall():
+    res = _result({"vae": _entry(_metrics((19.0, 19.1, 19.2), recall=(0.80, 0.95, 0.85))),
+                   "ldm": _entry(_metrics((3.0, 3.05, 3.1), recall=(0.86, 0.87, 0.88)))})
+    assert "- **FD / real** (lower is better): Every pair told apart; best first: real data, " \
+           "ldm, vae." in S.verdicts(res)
+    text = S.pair_takeaway(res)
+    assert text.startswith("on FD / real the test tells every pair apart, even the ldm and real "
+                           "data (3.0× vs 1.0×); on recall it cannot tell ")
+    assert "not yet a difference" not in text
+
+
+def test_pair_takeaway_when_no_pair_is_told_apart():
+    res = _result({"vae": _entry(_metrics((2.0, 5.0, 9.0))),
+                   "gan": _entry(_metrics((1.0, 4.0, 12.0)))})
+    assert all(v["better"] is None for v in S.rank_pairs(res) if v["metric"] == "fd_ratio")
+    assert S.pair_takeaway(res).startswith("on FD / real the test tells no pair of rows apart")
+
+
+@pytest.mark.parametrize("ldm_precision, where, verdict", [
+    ((0.965, 0.97, 0.975), "sits above real data's", "the test cannot tell them apart"),
+    ((0.75, 0.76, 0.755), "is lower than real data's", None)])
+def test_axes_takeaway_says_where_the_ldm_sits_and_follows_the_verdicts(ldm_precision, where,
+                                                                       verdict):
+    res = _result({"ddpm": _entry(_metrics((4.4, 4.7, 5.0), precision=(0.83, 0.82, 0.84),
+                                           recall=(0.97, 0.975, 0.965))),
+                   "ldm": _entry(_metrics((2.6, 2.9, 3.1), precision=ldm_precision,
+                                          recall=(0.86, 0.87, 0.865)))})
+    text = S.axes_takeaway(res)
+    assert where in text and (verdict is None or verdict in text)
+    assert f"recall is {S.relation(res, 'recall', 'ldm', 'ddpm')} the ddpm's" in text
+    assert ("typical digits" in text) == where.startswith("sits"), "a possibility, only when at/above"
+
+
+def test_describe_pair_accepts_keys_and_labels_and_says_the_verdict():
+    res = _mixed()
+    assert S.describe_pair(res, "FD / real", "vae", "ldm") == S.describe_pair(
+        res, "fd_ratio", "vae", "ldm")
+    assert S.describe_pair(res, "fd_ratio", "vae", "ldm").endswith("→ ldm better (lower is better)")
+    assert S.describe_pair(res, "fd_ratio", "vae", "gan").endswith("→ not distinguishable")
+    with pytest.raises(KeyError, match="rows are"):
+        S.describe_pair(res, "fd_ratio", "vae", "dcgan")
+    with pytest.raises(KeyError, match="no column"):
+        S.describe_pair(res, "sharpness", "vae", "gan")
+
+
+def test_constant_columns_are_said_once_under_the_table():
+    table = S.format_spread(_mixed(), drop_constant=True)
+    head = table.splitlines()[0]
+    assert "| n |" not in head and "classes" not in head and "FD / real" in head
+    assert table.endswith("Same in every row, so not shown as a column: 1,000 images per set; "
+                          "classes 10/10.")
+    assert "| 1,000 |" in S.format_spread(_mixed()), "the full table keeps the n column"
+
+
+def test_what_we_saw_names_leaders_counts_and_costs():
+    res = _result({"ae": _entry(_metrics((23.5, 24.0, 24.4), recon_mse=(9.1,) * 3)),
+                   "vae": _entry(_metrics((19.0, 19.5, 20.0), recall=(0.9, 0.91, 0.92),
+                                          recon_mse=(5.8,) * 3, elbo=(-95.3,) * 3,
+                                          iwae=(-91.1,) * 3,
+                                          cpu_sec_per_sample=(2e-3,) * 3))})
+    lead, tested, cells = S.what_we_saw(res)
+    assert lead.startswith("Of the models, the vae has the lowest FD / real (19.5×)")
+    told = sum(v["better"] is not None for v in S.rank_pairs(res))
+    assert tested.startswith(f"The test tells {told} of the table's 15 comparisons apart")
+    assert "(ae 9.1, vae 5.8)" in cells and "IWAE -91.1 nats, ELBO -95.3" in cells
+    assert "0.1 (ae) to 2 CPU-ms (vae)" in cells
+
+
+def test_the_notebook_texts_on_the_file_agree_with_its_verdicts():
+    """Every verdict word the notebook prints comes from the verdicts of the file (no verdict
+    is written by hand)."""
+    full = _committed()
+    ranked = S.rank_pairs(full)
+    assert f"recall is {S.relation(full, 'recall', 'ldm', 'ddpm')} the ddpm's" in \
+        S.axes_takeaway(full)
+    text = S.pair_takeaway(full)
+    rows = list(S.table_rows(full))
+    named = [r for r in rows if f"the {r} " in text or f"{r} (" in text or f"the {r}'s" in text]
+    assert named, text
+    for v in ranked:  # a pair the text calls "told apart" is told apart, and vice versa
+        pair = f"{'the ' if v['a'] != S.REAL else ''}{v['a']} and " \
+               f"{'the ' if v['b'] != S.REAL else ''}{v['b']} ("
+        if v["metric"] == "fd_ratio" and pair in text:
+            told_words = text.split(pair)[0].endswith(("tells apart ", "even "))
+            assert told_words == (v["better"] is not None), (pair, text)
