@@ -441,13 +441,17 @@ def static_widgets(nb) -> int:
     return len(views)
 
 
-def build_slides(notebooks: list[Path], out: Path, cache: Path) -> list[Path]:
-    """``jupyter nbconvert --to slides`` with reveal.js and MathJax served from out/_static."""
+def slides_exporter(solutions: bool = False):
+    """nbconvert's SlidesExporter with the course's offline template; hidden-input cells
+    (tag ``remove-input``) show only their output, and solution cells are left out unless
+    `solutions` (the instructors' deck)."""
     from nbconvert import SlidesExporter
     from traitlets.config import Config
 
-    install_static(out / "_static", cache)
     c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_input_tags = {"remove-input"}
+    c.TagRemovePreprocessor.remove_cell_tags = set() if solutions else {SOLUTION_TAG}
     c.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
     c.SlidesExporter.template_name = "reveal_offline"
     c.SlidesExporter.reveal_url_prefix = "_static/reveal.js"
@@ -456,7 +460,15 @@ def build_slides(notebooks: list[Path], out: Path, cache: Path) -> list[Path]:
     c.SlidesExporter.reveal_transition = "none"
     c.SlidesExporter.reveal_number = "c/t"
     c.HTMLExporter.mathjax_url = "_static/mathjax/es5/tex-chtml-full.js"
-    exporter = SlidesExporter(config=c)
+    return SlidesExporter(config=c)
+
+
+def build_slides(notebooks: list[Path], out: Path, cache: Path, solutions: bool = False
+                 ) -> list[Path]:
+    """``jupyter nbconvert --to slides`` with reveal.js and MathJax served from out/_static:
+    the students' deck (no solutions) unless `solutions`."""
+    install_static(out / "_static", cache)
+    exporter = slides_exporter(solutions)
     written = []
     for path in notebooks:
         nb = read(path)
@@ -494,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("notebooks", nargs="+", type=Path)
     a.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
     a.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor")
+    a.add_argument("--with-solutions", action="store_true",
+                   help="the instructors' deck: keep the solution cells (default: left out)")
     a = sub.add_parser("vendor", help="fetch the pinned reveal.js and MathJax npm packages")
     a.add_argument("--cache", type=Path, default=ROOT / "build" / "vendor")
     args = p.parse_args(argv)
@@ -544,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if over else 0
     elif args.cmd == "slides":
         args.out.mkdir(parents=True, exist_ok=True)
-        build_slides(args.notebooks, args.out, args.cache)
+        build_slides(args.notebooks, args.out, args.cache, solutions=args.with_solutions)
     return 0
 
 

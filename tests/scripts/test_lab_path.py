@@ -199,3 +199,18 @@ def test_lab_edition_drops_going_further_and_solutions():
         ["# T", nbtools.SETUP_SOURCE, "## Going further"]
     assert [c.source for c in nbtools.student_edition(nb, lab=True).cells] == \
         ["# T", nbtools.SETUP_SOURCE]
+
+
+def test_slides_hide_helper_code_and_leave_out_solutions_by_default():
+    v4 = nbformat.v4
+    helper = v4.new_code_cell("HELPER_CODE_1234 = 1\nprint('TAKEAWAY_TEXT')")
+    helper.metadata.update({"jupyter": {"source_hidden": True}, "tags": ["remove-input"]})
+    helper.outputs = [v4.new_output("stream", name="stdout", text="TAKEAWAY_TEXT\n")]
+    solution = v4.new_code_cell("ANSWER_5678 = 2")
+    solution.metadata["tags"] = ["solution"]
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), helper, solution])
+    students, _ = nbtools.slides_exporter().from_notebook_node(nb)
+    assert "TAKEAWAY_TEXT" in students and "HELPER_CODE_1234" not in students
+    assert "ANSWER_5678" not in students
+    instructors, _ = nbtools.slides_exporter(solutions=True).from_notebook_node(nb)
+    assert "ANSWER_5678" in instructors
