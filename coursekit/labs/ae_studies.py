@@ -1,4 +1,4 @@
-"""Notebook 01's measurements with their spread: per-image errors, mean ± standard error, and
+"""Notebook 01's helpers: full-batch training of the linear AE from Σ, and measurements with their spread: per-image errors, mean ± standard error, and
 the verdict a takeaway words ("lower" / "higher" / "not distinguishable"; the last three come
 from `coursekit.core.stats` and are re-exported here for the notebook's ``S.`` calls).
 
@@ -32,4 +32,14 @@ def per_image_errors(model: nn.Module | Callable, x: torch.Tensor,
                           for i in range(0, len(x), batch_size)])
 
 
-__all__ = ["per_image_errors", "mean_se", "paired_verdict", "fmt"]
+def train_on_covariance(model: nn.Module, sigma: torch.Tensor, steps: int, lr: float,
+                        desc: str = "linear AE, full batch") -> None:
+    """Full-batch Adam on `linear_ae_covariance_loss`: every step's "batch" is Σ (d, d) itself,
+    so each step uses all the training images (through their covariance)."""
+    from ..core.train import train
+    from ..models.autoencoders import linear_ae_covariance_loss
+    train(model, linear_ae_covariance_loss, lambda batch_size, generator: sigma, steps=steps,
+          lr=lr, desc=desc)
+
+
+__all__ = ["train_on_covariance", "per_image_errors", "mean_se", "paired_verdict", "fmt"]

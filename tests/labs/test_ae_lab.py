@@ -150,6 +150,58 @@ WRONG_MODELS = {
 }
 
 
+def _first_second_fourth_directions(x):
+    V = A.pca(x, M + 1).components[:, [0, 1, 3]]  # v₄ instead of v₃
+    return _loaded(x, V, V.T)
+
+
+def _smallest_directions(x):
+    V = torch.linalg.eigh(A.covariance(x)).eigenvectors[:, :M]
+    return _loaded(x, V @ _mixing(5), torch.linalg.solve(_mixing(5), V.T))
+
+
+def _adam(x, epochs, lr):
+    torch.manual_seed(0)
+    model = A.LinearAutoencoder(M, d=x.shape[1])
+    model.set_mean(x)
+    ck.train(model, A.reconstruction_loss, x, epochs=epochs, lr=lr, progress=False)
+    return model
+
+
+WRONG_MODELS.update({
+    "v1_v2_v4": (_first_second_fourth_directions, "not the top"),
+    "smallest_variance": (_smallest_directions, "smallest-variance"),
+    "train_defaults": (lambda x: _adam(x, 1, 1e-3), "not converged yet"),
+    "twenty_epochs_small_lr": (lambda x: _adam(x, 20, 1e-3), "not converged yet"),
+})
+
+
+@pytest.mark.parametrize("wrong", ["v1_v2_v4", "train_defaults", "twenty_epochs_small_lr"])
+def test_hints_do_not_mislead(x_toy, wrong):
+    """Under-trained models are not told about tied weights; {v₁, v₂, v₄} is not told it took
+    the smallest-variance directions."""
+    ok, msg = E.check_linear_ae(WRONG_MODELS[wrong][0](x_toy), x_toy, M)
+    assert not ok
+    assert "tied" not in msg and "smallest" not in msg, msg
+
+
+@pytest.mark.parametrize("steps, lr, epochs", [(None, 1e-2, 10), (200, 3e-2, None)])
+def test_the_scale_the_exercise_suggests_is_enough(x_toy, steps, lr, epochs):
+    """"With learning rate 0.01, a few hundred steps": 10 passes of 23 mini-batches pass, and
+    so do 200 full-batch steps on the covariance loss."""
+    if steps is None:
+        model = _adam(x_toy, epochs, lr)
+    else:
+        torch.manual_seed(0)
+        model = A.LinearAutoencoder(M, d=x_toy.shape[1])
+        model.set_mean(x_toy)
+        sigma = A.covariance(x_toy)
+        ck.train(model, A.linear_ae_covariance_loss, lambda batch_size, generator: sigma,
+                 steps=steps, lr=lr, progress=False)
+    ok, msg = E.check_linear_ae(model, x_toy, M)
+    assert ok, msg
+
+
 @pytest.mark.parametrize("wrong", list(WRONG_MODELS), ids=list(WRONG_MODELS))
 def test_non_minimisers_are_rejected_with_a_hint(x_toy, wrong):
     make, says = WRONG_MODELS[wrong]
@@ -205,6 +257,8 @@ WRONG_OMEGA = {
     "one_value_per_code": (lambda h, lam: lam * h.abs().sum(1), "one number"),
     "lambda_forgotten": (lambda h, lam: h.abs().sum(1).mean(), "lam"),
     "reward_not_penalty": (lambda h, lam: -lam * h.sum(1).mean(), "sign"),
+    "lambda_squared": (lambda h, lam: lam ** 2 * h.abs().sum(1).mean(), "proportional"),
+    "lambda_square_root": (lambda h, lam: lam ** 0.5 * h.abs().sum(1).mean(), "proportional"),
 }
 
 
@@ -214,6 +268,27 @@ def test_penalties_that_do_not_make_codes_sparse_are_rejected(wrong):
     ok, msg = E.check_sparsity_penalty(omega)
     assert not ok
     assert says in msg, msg
+
+
+def test_omega_is_proportional_to_lambda_for_every_accepted_penalty():
+    """Ω(h, 0.3) = 3 Ω(h, 0.1) holds for every accepted form (λ is a weight, eq. (3))."""
+    h = E._probe_codes()["batch"]
+    for name, omega in CORRECT_OMEGA.items():
+        ratio = float(omega(h, 0.3)) / float(omega(h, 0.1))
+        assert abs(ratio - 3) < 1e-4, name
+
+
+def test_a_penalty_on_squared_batch_averages_behaves_like_the_kl_target():
+    """Why λ Σ_j (mean_n h_nj)² is not rejected: like the accepted KL target it is a convex
+    function of each unit's batch average, and on batches where it fails to prefer sparse codes
+    (all codes on one unit) the KL target fails too."""
+    one_unit = torch.zeros(E.PROBE_M, E.PROBE_M)
+    one_unit[:, 0] = 0.8  # every code uses unit 0
+    dense = E._probe_codes()["dense"]
+    square = lambda h, lam: lam * (h.mean(0) ** 2).sum()  # noqa: E731
+    assert float(square(one_unit, 1.0)) >= float(square(dense, 1.0)) - 1e-6
+    kl = CORRECT_OMEGA["kl_target_library"]
+    assert float(kl(one_unit, 1.0)) > float(kl(dense, 1.0))
 
 
 def test_the_kl_target_does_not_warn_the_student():
@@ -244,6 +319,11 @@ def test_a_wrong_prediction_gets_a_hint_not_the_answer(answer):
     assert not re.search(r"\b(up|down)\b", msg), msg
     for key, value in answer.items():
         assert (key in msg) == (value != RIGHT[key]), msg
+
+
+def test_the_passing_trend_message_does_not_state_the_answer():
+    ok, msg = E.check_trend(RIGHT)
+    assert ok and not re.search(r"\b(up|down|fewer|more|higher|lower)\b", msg), msg
 
 
 def test_malformed_predictions_are_rejected():
@@ -306,6 +386,17 @@ def test_exercise_blocks_are_stub_solution_check(nb):
         assert between and all("solution" in _tags(c) for c in between)
         assert "todo()" in nb.cells[stub].source
         assert "nbval-check-output" in _tags(nb.cells[check])
+
+
+def test_exercise_and_check_cells_show_no_answer(nb):
+    """Saved outputs of the stubs and checks reveal nothing; exercise (a) does not list the
+    solution's calls."""
+    for pattern in (r"def fit_linear_ae", r"def omega", r"check_linear_ae", r"check_trend"):
+        cell = nb.cells[_index(nb, pattern)]
+        text = " ".join(str(o.get("text", "")) for o in cell.get("outputs", []))
+        assert not re.search(r"fewer active|higher error|\b(up|down)\b", text), text
+    exercise = nb.cells[_index(nb, r"### Exercise \(a\)")].source
+    assert "set_mean" not in exercise and "epochs=" not in exercise
 
 
 def test_digit_scatters_use_the_shared_digit_styles(nb):
