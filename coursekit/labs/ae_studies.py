@@ -1,6 +1,7 @@
 """Notebook 01's helpers: full-batch training of the linear AE from Σ, and measurements with
 their spread: per-image errors, mean ± standard error, and the verdict a takeaway words
-("lower" / "higher" / "not distinguishable"; the last three come from `coursekit.core.stats` and are re-exported here for the notebook's ``S.`` calls).
+("lower" / "higher" / "not distinguishable"; the last three come from `coursekit.core.stats`
+and are re-exported here for the notebook's ``S.`` calls).
 
 The errors of notebook 01 are means over held-out images; their standard error over those
 images is the spread shown next to them. It covers the choice of test images, not the
