@@ -146,7 +146,8 @@ def check_sparsity_penalty(omega_fn: Callable[[torch.Tensor, float], torch.Tenso
     zeros (e.g. Σ log(1 + h²)). Properties tested, each with its own message: a scalar; Ω ≥ 0;
     Ω(h, 0) = 0 and Ω proportional to λ (Ω(h, 0.3) = 3 Ω(h, 0.1); rejects λ²‖h‖₁);
     differentiable, with a gradient that pushes active codes towards 0 (an ℓ0 count has none);
-    averaged over the batch (duplicating the batch leaves Ω unchanged); and a batch of sparse codes costs less than a batch of dense codes with the
+    averaged over the batch (duplicating the batch leaves Ω unchanged); and a batch of sparse
+    codes costs less than a batch of dense codes with the
     same ℓ2 norm per code (λ‖h‖₂² and λ‖h‖₂ cost the same for both).
     """
     with warnings.catch_warnings():  # e.g. A.kl_sparsity_penalty reads float(h) of a graph
