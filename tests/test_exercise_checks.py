@@ -628,6 +628,29 @@ def test_eq15_recursion_rejects_a_plausible_wrong_answer(wrong, word):
     assert word in msg, msg
 
 
+# part 3's number, where eq. (15)'s variance settles at β = 0.01: (id, wrong value, a word)
+SETTLE_WRONG = [
+    ("eq16_unit_variance", 1.0, "eq. (16)"),
+    ("beta_alone", 0.01, "one step"),
+    ("zero", 0.0, "cannot sink"),
+    ("standard_deviation", (1 / 1.99) ** 0.5, "standard deviation"),
+    ("alpha_fourth", 0.01 / (1 - 0.99 ** 4), "squared once"),
+]
+
+
+@pytest.mark.parametrize("wrong, word", [w[1:] for w in SETTLE_WRONG], ids=[w[0] for w in SETTLE_WRONG])
+def test_settle_15_rejects_a_plausible_wrong_answer(wrong, word):
+    assert DE.check_settle_15(0.01 / (1 - 0.99 ** 2))[0]
+    ok, msg = DE.check_settle_15(wrong)
+    assert not ok
+    assert word in msg, msg
+
+
+def test_clumps_prediction_rejects_the_wrong_guess():
+    assert DE.check_clumps_prediction(False)[0]
+    assert not DE.check_clumps_prediction(True)[0]
+
+
 # =============================================================================
 # 05 · comparing models
 # =============================================================================

@@ -8,12 +8,20 @@ the right one, and only other (α, β) tell them apart. Any expression equal to 
 every probe point passes, whatever its form (tensor, NumPy or float arithmetic; a value of the
 right size in another shape, such as (1,) for a scalar). A wrong answer that matches a known
 slip gets a hint about that slip; the hints name what is wrong, never the whole recursion.
+
+Also here: part 3's number ``settle_15`` (where eq. (15)'s variance settles for a constant β),
+and the prediction of section 4 (do the ring's 8 clusters still form separate clumps at layer
+25 of the toy schedule?), each with its check.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
+
+from ..core.data import ring_modes
+from ..models.diffusion import alpha_bar_of, make_betas
 
 #: Probe points (Var(x^(t)), α_t, β_t). The first two have α + β = 1 (the lecture's case), the
 #: others not; the last holds a vector of per-coordinate variances.
@@ -164,5 +172,113 @@ def check_var_next_15(values: list[torch.Tensor]) -> tuple[bool, str]:
     return _check(values, var_next_15_reference, VAR_NEXT_15_SLIPS, "eq. (15)")
 
 
+# ----------------------------------------------------------------------------- part 3: settle_15
+#: Part 3 asks where eq. (15)'s variance settles for this constant β (and α = 1 − β).
+SETTLE_BETA = 0.01
+#: Any answer within this distance of the fixed point passes (0.5, "about ½", passes).
+SETTLE_TOL = 0.01
+
+
+def settle_15_reference(beta: float = SETTLE_BETA) -> float:
+    """The fixed point of eq. (15)'s recursion v = α² v + β with α = 1 − β: β / (1 − α²)."""
+    alpha = 1 - beta
+    return beta / (1 - alpha ** 2)
+
+
+def _settle_slips(beta: float = SETTLE_BETA) -> tuple[tuple[float, str], ...]:
+    """(value, hint) of plausible wrong answers to part 3 at this β."""
+    alpha = 1 - beta
+    return (
+        (1.0, "1 is where eq. (16)'s variance stays when α + β = 1; eq. (15)'s recursion (your "
+              "var_next_15) settles elsewhere"),
+        (beta, "that is the variance one step of noise adds; the variance settles where one "
+               "more step of eq. (15) leaves it unchanged"),
+        (0.0, "every step adds fresh noise of variance β, so the variance cannot sink to 0"),
+        (beta / (1 - alpha ** 4), "eq. (15)'s mean is α_t x^(t): α comes out of the variance "
+                                  "squared once"),
+        (1 / (1 - alpha ** 2), "the noise's variance β is missing from your fixed point"),
+        (settle_15_reference(beta) ** 0.5, "that is a standard deviation; give the variance"),
+    )
+
+
+def check_settle_15(value) -> tuple[bool, str]:
+    """Verifier of part 3's number: where eq. (15)'s variance settles for β = SETTLE_BETA.
+    Passes within SETTLE_TOL of β/(1 − α²) (so ½ passes); names known slips."""
+    try:
+        v = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return False, f"settle_15 should be a number, got {type(value).__name__}"
+    if v.numel() != 1:
+        return False, f"settle_15 should be one number, got {v.numel()} values"
+    v = float(v.reshape(()))
+    if not math.isfinite(v):
+        return False, f"settle_15 = {v} is not a finite number"
+    if abs(v - settle_15_reference()) <= SETTLE_TOL:
+        return True, "eq. (15)'s variance does not stay at 1"
+    for wrong, hint in _settle_slips():
+        if abs(v - wrong) <= 1e-3 * max(1.0, abs(wrong)):
+            return False, hint
+    if v < 0:
+        return False, "a variance cannot be negative"
+    return False, ("not where eq. (15)'s variance settles: there one more step of your "
+                   "var_next_15 leaves it unchanged (or iterate var_next_15 from 1 a few "
+                   "hundred times and watch)")
+
+
+# ----------------------------------------------------------------------------- section 4's prediction
+#: The prediction of section 4: at layer CLUMPS_T of the toy schedule (TOY_T linear steps), do
+#: the ring's 8 clusters still form 8 separate clumps?
+CLUMPS_T, TOY_T = 25, 100
+
+
+#: Separate clumps: the density halfway between two neighbouring clusters is at most this
+#: share of the density at a cluster (a visible gap).
+CLUMPS_GAP_RATIO = 0.5
+
+
+def clumps_separate(t: int = CLUMPS_T, T: int = TOY_T, schedule: str = "linear",
+                    cluster_std: float = 0.02) -> tuple[bool, float]:
+    """Whether the forward process at layer t leaves the ring's 8 clusters as separate clumps.
+
+    At layer t the clusters are Gaussians of variance ᾱ_t s² + 1 − ᾱ_t (s: a cluster's own
+    spread) around their centres shrunk by √ᾱ_t. On the circle through the shrunk centres, the
+    mixture's density halfway between two neighbours, as a share of its density at a centre,
+    is ≈ 0 for well separated clumps and → 1 when the noise has merged them.
+    Returns (that share ≤ CLUMPS_GAP_RATIO, the share)."""
+    alpha_bar = float(alpha_bar_of(make_betas(T, schedule))[t])
+    centres = math.sqrt(alpha_bar) * ring_modes().double()  # (8, 2)
+    radius, k = float(centres[0].norm()), len(centres)
+    angles = torch.tensor([0.0, math.pi / k], dtype=torch.float64)  # a centre, halfway
+    points = radius * torch.stack([angles.cos(), angles.sin()], 1)  # (2, 2)
+    var = alpha_bar * cluster_std ** 2 + 1 - alpha_bar
+    density = torch.exp(-torch.cdist(points, centres) ** 2 / (2 * var)).sum(1)  # (2,), unnormalised
+    share = float(density[1] / density[0])
+    return share <= CLUMPS_GAP_RATIO, share
+
+
+def _as_bool(answer) -> bool | None:
+    if isinstance(answer, str):
+        return {"true": True, "yes": True, "false": False, "no": False}.get(answer.strip().lower())
+    if isinstance(answer, bool) or type(answer).__name__ in ("bool_", "bool"):
+        return bool(answer)
+    return None
+
+
+def check_clumps_prediction(answer) -> tuple[bool, str]:
+    """Verifier of section 4's prediction (True: the 8 clusters still form separate clumps at
+    layer CLUMPS_T). The right answer comes from `clumps_separate`."""
+    got = _as_bool(answer)
+    if got is None:
+        return False, f"answer True or False, got {answer!r}"
+    separate, share = clumps_separate()
+    if got == separate:
+        return True, (f"in the forward process at t = {CLUMPS_T}, the density halfway between "
+                      f"two neighbouring clusters is {share:.0%} of that at a cluster")
+    return False, (f"compare the noise's standard deviation at t = {CLUMPS_T}, √(1 − ᾱ), with "
+                   f"the gap between neighbouring clusters, shrunk by √ᾱ")
+
+
 __all__ = ["VAR_NEXT_CASES", "VAR_NEXT_SLIPS", "VAR_NEXT_15_SLIPS", "var_next_reference",
-           "var_next_15_reference", "var_next_values", "check_var_next", "check_var_next_15"]
+           "var_next_15_reference", "var_next_values", "check_var_next", "check_var_next_15",
+           "SETTLE_BETA", "SETTLE_TOL", "settle_15_reference", "check_settle_15", "CLUMPS_T",
+           "TOY_T", "CLUMPS_GAP_RATIO", "clumps_separate", "check_clumps_prediction"]

@@ -30,7 +30,8 @@ the same first held-out images as a run of that size): a smaller run's FD must l
 `AGREE_SD` of them.
 
 Also here: `sampler_table` (the same measurement at any size), `score_images` (the same
-scores for any images), `format_samplers`, `plot_samplers`, and `eta_comparison`.
+scores for any images), `format_samplers`, `plot_samplers`, `eta_comparison`, and
+`pretrained_fd_ratios` (notebook 04's *Going further* A).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 from tqdm.auto import tqdm
 
-from ..core.checkpoints import pretrained
+from ..core.checkpoints import pretrained, seed_spread
 from ..core.config import Config
 from ..core.data import from_pm1
 from ..core.nn import eval_mode
@@ -292,6 +293,33 @@ def plot_samplers(record: dict, title: str = "Quality vs sampling cost"):
     return fig
 
 
+#: Labels of `pretrained_fd_ratios`, as the notebook's bar chart shows them.
+FD_LABELS = ("pixel DDPM\n(DDIM-50, η = 1)", "latent DDPM\n(DDIM-50, η = 0)",
+             "autoencoder\nreconstructions")
+
+
+def pretrained_fd_ratios(ddpm_card: dict, ldm, ldm_card: dict, train_x: torch.Tensor,
+                         n_sets: int = 3) -> tuple[dict[str, list[float]], int]:
+    """Notebook 04, *Going further* A: Fréchet distance / real-vs-real of each pretrained
+    model's default sampler (DDIM-50; η = 1 for ``ddpm``, η = 0 for ``ldm``), one value per set
+    of samples its model card scored (``seedK_`` keys), and of the autoencoder's
+    reconstructions of `n_sets` disjoint sets of n training images, scored now (`train_x` in
+    [0, 1], at least n_sets · n images). n is the card's sample size (``eval_n``).
+
+    Returns ({label: [ratio per set]}, n) with the labels of `FD_LABELS`."""
+    from ..metrics import evaluate_samples
+
+    n = int(ldm_card["metrics"]["eval_n"])
+    if len(train_x) < n_sets * n:
+        raise ValueError(f"need {n_sets} × {n} training images, got {len(train_x)}")
+    pixel = seed_spread(ddpm_card["metrics"])["ddim50_eta1_fd_ratio"]
+    latent = seed_spread(ldm_card["metrics"])["ddim50_fd_ratio"]
+    with torch.no_grad():  # n_sets disjoint sets of n training digits, encoded and decoded
+        recon = [evaluate_samples(ldm.ae.decode(ldm.ae.encode(train_x[k * n:(k + 1) * n])))["fd_ratio"]
+                 for k in range(n_sets)]
+    return dict(zip(FD_LABELS, (pixel, latent, recon), strict=True)), n
+
+
 STUDIES.add("ddpm_samplers", Study(
     "ddpm_samplers", run_samplers,
     "DDIM-10/20/50 with η = 0 and 1 on the committed ddpm checkpoint at n = 1,000 samples, and "
@@ -300,4 +328,5 @@ STUDIES.add("ddpm_samplers", Study(
     "04", agrees=samplers_agree))
 
 __all__ = ["N_SAMPLES", "STEPS", "ETAS", "N_DDPM", "draw", "score_images", "sampler_table",
-           "run_samplers", "samplers_agree", "format_samplers", "eta_comparison", "plot_samplers"]
+           "run_samplers", "samplers_agree", "format_samplers", "eta_comparison", "plot_samplers",
+           "FD_LABELS", "pretrained_fd_ratios"]

@@ -1,6 +1,6 @@
-"""Notebook 04's 2-D experiments: the forward chain simulated layer by layer (the eq. (15)
-slip: α_t x^(t) instead of sqrt(α_t) x^(t)), a toy diffusion trained on a 2-D data set, and the
-reverse process as an animation."""
+"""Notebook 04's 2-D experiments and figures: the forward chain simulated layer by layer (the
+eq. (15) slip: α_t x^(t) instead of sqrt(α_t) x^(t)), a toy diffusion trained on a 2-D data set,
+the reverse process as an animation, and `image_table` (images in rows, one label per column)."""
 from __future__ import annotations
 
 import math
@@ -69,4 +69,32 @@ def reverse_animation(trajectory: list[tuple[int, torch.Tensor]], title: str, li
     return anim
 
 
-__all__ = ["simulate_forward", "train_toy", "reverse_animation"]
+def image_table(images: torch.Tensor, col_labels, title: str, row_labels=None,
+                scale: float = 0.66):
+    """Images (R, C, 1, H, W) in [0, 1] as an R × C table with a label over each column (e.g.
+    the layer t) and, if given, one at the left of each row. Returns the figure."""
+    n_rows, n_cols = images.shape[:2]
+    if len(col_labels) != n_cols or (row_labels is not None and len(row_labels) != n_rows):
+        raise ValueError(f"{n_cols} column labels and {n_rows} row labels needed, got "
+                         f"{len(col_labels)} and {None if row_labels is None else len(row_labels)}")
+    left = 0.9 if row_labels is not None else 0.1
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                             figsize=(scale * n_cols + left, scale * n_rows + 0.75))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(images[r, c, 0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if row_labels is not None:
+            axes[r, 0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
+    for ax, label in zip(axes[0], col_labels):
+        ax.set_title(label, fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout(pad=0.3, w_pad=0.1, h_pad=0.1)
+    return fig
+
+
+__all__ = ["simulate_forward", "train_toy", "reverse_animation", "image_table"]

@@ -31,3 +31,16 @@ def test_train_toy_runs_the_shared_loop_on_a_toy_set():
     hist = L.train_toy(toy, "ring", steps=5, seed=0, progress=False)
     losses = hist.series("loss")[1]
     assert hist.steps == 5 and len(losses) == 5 and all(v > 0 for v in losses)
+
+
+def test_image_table_labels_every_column_and_row():
+    images = torch.rand(3, 4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    fig = L.image_table(images, [f"t = {t}" for t in (30, 20, 10, 0)], "a table",
+                        row_labels=["a", "b", "c"])
+    axes = fig.axes
+    assert len(axes) == 12
+    assert [ax.get_title() for ax in axes[:4]] == ["t = 30", "t = 20", "t = 10", "t = 0"]
+    assert [axes[4 * r].get_ylabel() for r in range(3)] == ["a", "b", "c"]
+    assert fig._suptitle.get_text() == "a table"
+    with pytest.raises(ValueError, match="column labels"):
+        L.image_table(images, ["only one"], "bad")
