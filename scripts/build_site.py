@@ -121,6 +121,7 @@ def site_edition(nb, solutions: bool = False):
     figures with alt text."""
     if not solutions:
         nb.cells = [c for c in nb.cells if nbtools.SOLUTION_TAG not in nbtools.tags(c)]
+        nbtools.clear_check_outputs(nb)  # a saved "✓ correct" would give the answer away
     add_alt_texts(nb)
     return nb
 

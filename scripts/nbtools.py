@@ -228,6 +228,17 @@ def student_edition(nb, lab: bool = False) -> nbformat.NotebookNode:
     return nb
 
 
+def clear_check_outputs(nb) -> int:
+    """Empty the saved outputs of the check cells (a "✓ correct" under an exercise whose
+    solution is not shown would give the answer away); returns how many were cleared."""
+    cleared = 0
+    for cell in nb.cells:
+        if is_check_cell(cell) and cell.get("outputs"):
+            cell.outputs = []
+            cleared += 1
+    return cleared
+
+
 def solution_sources(nb) -> list[str]:
     return [c.source for c in nb.cells if SOLUTION_TAG in tags(c)]
 
@@ -474,6 +485,8 @@ def build_slides(notebooks: list[Path], out: Path, cache: Path, solutions: bool 
         nb = read(path)
         slides_metadata(nb)        # notebooks without metadata still get sensible slides
         static_widgets(nb)
+        if not solutions:
+            clear_check_outputs(nb)  # the students' deck: no "✓ correct" without its solution
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         external = sorted(set(re.findall(r'(?:src|href)=["\'](https?://[^"\']+)', body)))
         if external:

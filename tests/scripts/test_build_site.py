@@ -73,8 +73,12 @@ def test_site_shows_no_solutions_by_default_and_gives_every_figure_alt_text():
     solution.metadata["tags"] = ["solution"]
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("## 2 · Noise"), fig1, hidden, solution,
                                 v4.new_markdown_cell("## 3 · Next"), fig2])
+    check = v4.new_code_cell('ck.exercises.check("x", f, ok)')
+    check.outputs = [v4.new_output("stream", name="stdout", text="✓ x: correct\n")]
+    nb.cells.insert(4, check)
     out = build_site.site_edition(nb)
     assert all("solution" not in c.metadata.get("tags", []) for c in out.cells)
+    assert [c.outputs for c in out.cells if "exercises.check" in c.source] == [[]]
     alts = [c.metadata["mystnb"]["image"]["alt"] for c in out.cells if "mystnb" in c.metadata]
     assert alts == ["the loss falls.", "Figure of the section: 3 · Next"]
     with_solutions = build_site.site_edition(v4.new_notebook(cells=[solution]), solutions=True)
