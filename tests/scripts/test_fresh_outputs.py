@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import nbtools  # noqa: E402, I001
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-STATUS = re.compile(r"^  (\w+)\s+OK \(")
+STATUS = re.compile(r"^  (\w+)\s+OK \([\d.]+ MB;")
 LOADED = re.compile(r"^loaded pretrained '(\w+)'")
 
 
