@@ -163,6 +163,14 @@ WRONG_OMEGA = {
     "missing_lambda": (lambda h, lam: h.abs().sum(1).mean(), "lam"),
     "negative_sign": (lambda h, lam: -lam * h.abs().sum(1).mean(), "sign"),
     "one_value_per_code": (lambda h, lam: lam * h.abs().sum(1), "one number"),
+    "l_infinity": (lambda h, lam: lam * h.abs().max(1).values.mean(), "prefer zeros"),
+    "fourth_power": (lambda h, lam: lam * (h ** 4).sum(1).mean(), "prefer zeros"),
+    "l0_count": (lambda h, lam: lam * (h > 0).float().sum(1).mean(), "no gradient"),
+    "kl_times_batch_size": (lambda h, lam: len(h) * A.kl_sparsity_penalty(h, beta=lam),
+                            "do not sum"),
+    "reward_not_penalty": (lambda h, lam: -lam * h.sum(1).mean(), "sign"),
+    "lambda_squared": (lambda h, lam: lam ** 2 * h.abs().sum(1).mean(), "proportional"),
+    "lambda_square_root": (lambda h, lam: lam ** 0.5 * h.abs().sum(1).mean(), "proportional"),
 }
 
 
@@ -506,6 +514,10 @@ GAN_WRONG = [
      * torch.where(b == 0, torch.nan, 1.0), "not finite"),
     ("negative_values", lambda a, b: a / (a + b) - 0.3, "outside [0, 1]"),
     ("unknown_slip", lambda a, b: a ** 2 / (a ** 2 + b ** 2), "does not minimise"),
+    # correct where both densities are positive, NaN where p_g = 0 (∞/∞): the exercise asks for
+    # disjoint supports too
+    ("ratio_form_nan_on_disjoint_support", lambda a, b: (a / b) / (1 + a / b), "not finite"),
+    ("large_epsilon", lambda a, b: a / (a + b + 1e-3), "small constant"),
 ]
 
 
@@ -530,9 +542,14 @@ def test_probes_include_a_perfect_gen_disjoint_supports_and_densities_above_one(
 
 @pytest.mark.parametrize("wrong, phrase", [w[1:] for w in GAN_WRONG], ids=[w[0] for w in GAN_WRONG])
 def test_optimal_discriminator_rejects_a_plausible_wrong_answer(wrong, phrase):
+    """… with a hint that names the slip and never prints the answer."""
     ok, msg = GE.check_optimal_discriminator(GE.optimal_discriminator_values(wrong))
     assert not ok
     assert phrase in msg, msg
+    squeezed = msg.replace(" ", "")
+    for answer in ("p_data/(p_data+p_g)", "p_data/(p_g+p_data)", "a/(a+b)",
+                   "σ(log(p_data/p_g))", "1−D*", "1-D*"):
+        assert answer not in squeezed, msg
 
 
 def test_in_place_edits_of_the_inputs_do_not_fool_the_check():

@@ -245,29 +245,7 @@ def test_every_sparsity_penalty_the_solution_names_passes(name):
     assert ok, f"{name}: {msg}"
 
 
-WRONG_OMEGA = {
-    "squared_l2": (lambda h, lam: lam * (h ** 2).sum(1).mean(), "prefer zeros"),
-    "l2_norm": (lambda h, lam: lam * h.norm(dim=1).mean(), "prefer zeros"),
-    "l_infinity": (lambda h, lam: lam * h.abs().max(1).values.mean(), "prefer zeros"),
-    "fourth_power": (lambda h, lam: lam * (h ** 4).sum(1).mean(), "prefer zeros"),
-    "l0_count": (lambda h, lam: lam * (h > 0).float().sum(1).mean(), "no gradient"),
-    "l1_summed_over_batch": (lambda h, lam: lam * h.abs().sum(), "do not sum"),
-    "kl_times_batch_size": (lambda h, lam: len(h) * A.kl_sparsity_penalty(h, beta=lam),
-                            "do not sum"),
-    "one_value_per_code": (lambda h, lam: lam * h.abs().sum(1), "one number"),
-    "lambda_forgotten": (lambda h, lam: h.abs().sum(1).mean(), "lam"),
-    "reward_not_penalty": (lambda h, lam: -lam * h.sum(1).mean(), "sign"),
-    "lambda_squared": (lambda h, lam: lam ** 2 * h.abs().sum(1).mean(), "proportional"),
-    "lambda_square_root": (lambda h, lam: lam ** 0.5 * h.abs().sum(1).mean(), "proportional"),
-}
-
-
-@pytest.mark.parametrize("wrong", list(WRONG_OMEGA), ids=list(WRONG_OMEGA))
-def test_penalties_that_do_not_make_codes_sparse_are_rejected(wrong):
-    omega, says = WRONG_OMEGA[wrong]
-    ok, msg = E.check_sparsity_penalty(omega)
-    assert not ok
-    assert says in msg, msg
+# The wrong penalties, each with its hint: WRONG_OMEGA in tests/test_exercise_checks.py.
 
 
 def test_omega_is_proportional_to_lambda_for_every_accepted_penalty():
