@@ -104,7 +104,7 @@ slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once wit
 	@echo ">> open build/slides/<notebook>.slides.html: it works offline (move build/slides/ as a whole)"
 
 student: env  ## build/lab/ (lab edition: no solutions, no "Going further") and build/student/ (self-study: no solutions)
-	"$(PY)" scripts/nbtools.py student $(INSTRUCTOR_NB) --out build/student
+	"$(PY)" scripts/nbtools.py student $(INSTRUCTOR_NB) --out build/student $(if $(REPO),--repo $(REPO))
 
 slides-metadata: env  ## add slideshow metadata to the notebooks in place (keeps authors' choices)
 	"$(PY)" scripts/nbtools.py slides-metadata $(INSTRUCTOR_NB)

@@ -409,3 +409,21 @@ def test_every_check_cell_checks_the_students_work(path):
     demos = [student.cells.index(c) for c in checks if c not in exercise_checks(student)]
     assert not demos, (f"{path.name}: student-edition cells {demos} call ck.exercises.check "
                        f"without using any exercise's answer")
+
+
+def test_handed_out_editions_carry_the_colab_cell_and_keep_the_offline_split(tmp_path):
+    """What students get runs on Colab: `student --repo URL` puts the bootstrap cell in both
+    editions; the cell installs the course without touching Colab's torch and never switches
+    the data to the full 60k (the clone's own split keeps held-out scores and times the same)."""
+    nb = tiny_course_notebook()
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(src))
+    out = tmp_path / "student"
+    assert nbtools.main(["student", str(src), "--out", str(out),
+                         "--repo", "https://example.org/course.git"]) == 0
+    for edition in (out, tmp_path / "lab"):
+        cells = nbformat.read(str(edition / "nb.ipynb"), as_version=4).cells
+        boot = [c for c in cells if nbtools.BOOTSTRAP_TAG in nbtools.tags(c)]
+        assert len(boot) == 1 and "https://example.org/course.git" in boot[0].source
+        assert "--no-deps" in boot[0].source and "COURSEKIT_DOWNLOAD" not in boot[0].source
+        assert nbtools.is_setup_cell(cells[cells.index(boot[0]) + 1])
