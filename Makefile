@@ -19,7 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # `make test SEED=1` / `make nbval SEED=1`: the notebooks with another seed (ck.setup reads COURSEKIT_SEED).
 SEED_ENV := $(if $(SEED),COURSEKIT_SEED=$(SEED) ,)
 
-.PHONY: help env lab test unit lint nbval execute reproduce bench clean distclean doctor
+.PHONY: help env lab test unit lint nbval execute reproduce bench clean distclean doctor test-compat
 
 help:
 	@echo "make lab      create the environment if needed and open JupyterLab on notebooks/"
@@ -29,6 +29,7 @@ help:
 	@echo "make lint     ruff over coursekit/, tests/, benchmarks/, scripts/ (zero findings expected)"
 	@echo "make execute  re-run every notebook in the default profile, saving outputs in place (timed)"
 	@echo "make reproduce  remake the committed results of the heavy studies (full profile)"
+	@echo "make test-compat  unit tests + fast notebooks on the oldest and newest declared torch (GBs)"
 	@echo "make bench    run the benchmarks in benchmarks/ (they print ratios)"
 	@echo "make doctor   check installation, data and checkpoints"
 	@echo "make clean    remove caches and build outputs (keeps .venv; distclean removes it)"
@@ -77,6 +78,21 @@ nbval: env
 execute: env
 	"$(PY)" benchmarks/bench_notebooks.py --inplace --record --json build/notebook_times.json \
 	  $(or $(NB),$(NOTEBOOKS))
+
+# The oldest and the newest torch/torchvision that pyproject.toml admits, each in its own venv
+# under build/ (several GB each: PyPI's Linux torch brings CUDA libraries): unit tests and every
+# notebook in the fast profile. Not part of `make test`.
+COMPAT_TORCH ?= 2.9.1:0.24.1 2.14.1:0.29.1
+test-compat:
+	@for pair in $(COMPAT_TORCH); do \
+	  t=$${pair%%:*}; v=$${pair##*:}; venv=build/compat-torch-$$t; \
+	  echo ">> torch $$t, torchvision $$v in $$venv"; \
+	  [ -x $$venv/bin/python ] || $(SYSTEM_PYTHON) -m venv $$venv || exit 1; \
+	  $$venv/bin/python -m pip install --quiet -e ".[test]" "torch==$$t" "torchvision==$$v" \
+	    --config-settings editable_mode=compat || exit 1; \
+	  COURSEKIT_FAST=1 MPLBACKEND=Agg $$venv/bin/python -m pytest tests $(NOTEBOOKS) --nbval-lax \
+	    --nbval-cell-timeout=600 --ignore=tests/browser -p no:cacheprovider -q || exit 1; \
+	done
 
 # The heavy studies at full size: data/results/*.json with provenance (minutes each).
 reproduce: env
