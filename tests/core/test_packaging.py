@@ -1,5 +1,6 @@
 """Packaging: one version, the declared Python range parses, environment.yml = the students' part of pyproject."""
 import ast
+import os
 import re
 import sys
 from pathlib import Path
@@ -90,3 +91,33 @@ def test_every_source_file_parses_with_the_oldest_declared_python():
 def test_ci_runs_make_test():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci and "make test" in ci
+
+
+@pytest.mark.slow
+def test_a_plain_install_finds_the_course_data_through_coursekit_data(tmp_path):
+    """A JupyterHub image installs the course with `pip install .` (no -e): the installed package
+    then finds MNIST and the checkpoints through COURSEKIT_DATA, from a copy of data/ whose
+    cache folder cannot be written (the decoded cache goes to the user's cache folder)."""
+    import shutil
+    import subprocess
+
+    wheels, site, data = tmp_path / "wheels", tmp_path / "site", tmp_path / "course-data"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                    str(site), *map(str, wheels.glob("coursekit-*.whl"))], check=True)
+    shutil.copytree(ROOT / "data" / "mnist", data / "mnist")
+    (data / "checkpoints").mkdir()
+    for f in ("ae.pt", "ae.md"):
+        shutil.copy(ROOT / "data" / "checkpoints" / f, data / "checkpoints" / f)
+    (data / "cache").write_text("a file where the cache folder would go: not writable as a folder")
+    script = ("import coursekit as ck, torch; print(ck.__file__); "
+              "print(len(ck.load_mnist('train')), len(ck.load_mnist('heldout'))); "
+              "print(type(ck.pretrained('ae', verbose=False).model).__name__)")
+    env = {**os.environ, "PYTHONPATH": str(site), "COURSEKIT_DATA": str(data),
+           "XDG_CACHE_HOME": str(tmp_path / "usercache")}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    assert out[0].startswith(str(site)), out  # the installed copy, not the source tree
+    assert out[1] == "9000 1000" and out[2] == "Autoencoder", out
+    assert (tmp_path / "usercache" / "coursekit" / "mnist_offline.pt").exists()
