@@ -434,13 +434,22 @@ def family_verdicts(values: dict[str, Sequence[torch.Tensor]], signs: dict[str, 
     return comparisons, better, p
 
 
+def tested_metrics(result: dict) -> dict[str, int]:
+    """The `SPREAD` metrics the table compares (with their better direction): a metric whose
+    every per-seed value is the same in every row (e.g. 10/10 classes everywhere) carries no
+    comparison and is shown once in words, not as a column, so it is not in the family."""
+    rows = table_rows(result)
+    return {key: sign for key, sign in SPREAD.items()
+            if len({v for m in rows.values() for v in m["per_seed"][key]}) > 1}
+
+
 def tested_values(result: dict) -> tuple[list[str], dict[str, list[torch.Tensor]],
                                          dict[str, float]]:
     """(row names, per-metric per-row values on the tested scale, variance floors) of a result:
-    every row of `table_rows`, every metric of `SPREAD`; log scale for `LOG_SCALE`."""
+    every row of `table_rows`, every metric of `tested_metrics`; log scale for `LOG_SCALE`."""
     rows = table_rows(result)
     values = {}
-    for key in SPREAD:
+    for key in tested_metrics(result):
         v = [torch.tensor(m["per_seed"][key], dtype=torch.float64) for m in rows.values()]
         values[key] = [x.clamp(min=1e-12).log() for x in v] if key in LOG_SCALE else v
     grid = {**GRID, "precision": 1 / result["n"], "recall": 1 / result["n"]}
@@ -452,7 +461,7 @@ def rank_pairs(result: dict, alpha: float = ALPHA) -> list[dict]:
     with keys metric, a, b, better (the better row's name, or None: not distinguishable), p.
     Procedure: `family_verdicts` on `tested_values` (Welch's t-test per pair, Holm over all)."""
     names, values, floors = tested_values(result)
-    comparisons, better, p = family_verdicts(values, SPREAD, alpha, floors)
+    comparisons, better, p = family_verdicts(values, tested_metrics(result), alpha, floors)
     out = []
     for (metric, i, j), b, pv in zip(comparisons, better.tolist(), p.tolist()):
         out.append({"metric": metric, "a": names[i], "b": names[j], "p": pv,
@@ -495,9 +504,10 @@ def verdicts(result: dict, alpha: float = ALPHA) -> str:
     rows = list(table_rows(result))
     n_models = len(rows) - 1
     told = sum(v["better"] is not None for v in ranked)
+    metrics = tested_metrics(result)
     lines = [f"{len(ranked)} comparisons ({len(rows) * (len(rows) - 1) // 2} pairs of rows × "
-             f"{len(SPREAD)} metrics); {told} of them told apart."]
-    for key, sign in SPREAD.items():
+             f"{len(metrics)} metrics); {told} of them told apart."]
+    for key, sign in metrics.items():
         mine = [v for v in ranked if v["metric"] == key]
         wins: dict[str, list[str]] = {}
         for v in mine:
@@ -817,7 +827,7 @@ STUDIES.add("compare_models", Study(
 
 __all__ = ["STUDY_MODELS", "N_SAMPLES", "N_SEEDS", "DDIM_STEPS", "IWAE_K", "SPREAD", "ALPHA",
            "LOG_SCALE", "REAL", "measure", "run_compare", "compare_agrees", "changed_checkpoints",
-           "load_table", "real_row", "table_rows", "sampler", "betainc", "t_p_value", "welch",
+           "load_table", "real_row", "table_rows", "tested_metrics", "sampler", "betainc", "t_p_value", "welch",
            "welch_t", "holm", "family_verdicts", "tested_values", "rank_pairs", "verdict", "relation", "verdicts",
            "describe_pair", "pair_takeaway", "axes_takeaway", "what_we_saw", "format_spread",
            "format_cells", "format_live", "reconstruction_vs_generation"]

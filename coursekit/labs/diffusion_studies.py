@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 from tqdm.auto import tqdm
 
-from ..core.checkpoints import pretrained, seed_spread
+from ..core.checkpoints import pretrained
 from ..core.config import Config
 from ..core.data import from_pm1
 from ..core.nn import eval_mode
@@ -298,22 +298,24 @@ FD_LABELS = ("pixel DDPM\n(DDIM-50, η = 1)", "latent DDPM\n(DDIM-50, η = 0)",
              "autoencoder\nreconstructions")
 
 
-def pretrained_fd_ratios(ddpm_card: dict, ldm, ldm_card: dict, train_x: torch.Tensor,
-                         n_sets: int = 3) -> tuple[dict[str, list[float]], int]:
+def pretrained_fd_ratios(ldm, train_x: torch.Tensor, n_sets: int = 3
+                         ) -> tuple[dict[str, list[float]], int]:
     """Notebook 04, *Going further* A: Fréchet distance / real-vs-real of each pretrained
     model's default sampler (DDIM-50; η = 1 for ``ddpm``, η = 0 for ``ldm``), one value per set
-    of samples its model card scored (``seedK_`` keys), and of the autoencoder's
-    reconstructions of `n_sets` disjoint sets of n training images, scored now (`train_x` in
-    [0, 1], at least n_sets · n images). n is the card's sample size (``eval_n``).
+    of samples, read from notebook 05's study (``compare_models``: the same sets, so the two
+    notebooks show the same numbers), and of the autoencoder's reconstructions of `n_sets`
+    disjoint sets of n training images, scored now (`train_x` in [0, 1], at least n_sets · n
+    images). n is the study's sample size.
 
     Returns ({label: [ratio per set]}, n) with the labels of `FD_LABELS`."""
+    from ..core.results import load_result
     from ..metrics import evaluate_samples
 
-    n = int(ldm_card["metrics"]["eval_n"])
+    table = load_result("compare_models", verbose=False)
+    n = int(table["n"])
     if len(train_x) < n_sets * n:
         raise ValueError(f"need {n_sets} × {n} training images, got {len(train_x)}")
-    pixel = seed_spread(ddpm_card["metrics"])["ddim50_eta1_fd_ratio"]
-    latent = seed_spread(ldm_card["metrics"])["ddim50_fd_ratio"]
+    pixel, latent = (table["models"][name]["per_seed"]["fd_ratio"] for name in ("ddpm", "ldm"))
     with torch.no_grad():  # n_sets disjoint sets of n training digits, encoded and decoded
         recon = [evaluate_samples(ldm.ae.decode(ldm.ae.encode(train_x[k * n:(k + 1) * n])))["fd_ratio"]
                  for k in range(n_sets)]

@@ -271,7 +271,7 @@ def test_the_real_data_row_includes_the_reference_draw(full):
 def test_the_verdicts_count_every_comparison_the_table_shows(full):
     ranked = S.rank_pairs(full)
     rows = len(full["models"]) + 1
-    assert len(ranked) == rows * (rows - 1) // 2 * len(S.SPREAD)
+    assert len(ranked) == rows * (rows - 1) // 2 * len(S.tested_metrics(full))
     told = sum(v["better"] is not None for v in ranked)
     head = S.verdicts(full).splitlines()[0]
     assert head.startswith(f"{len(ranked)} comparisons") and f"{told} of them told apart" in head

@@ -111,17 +111,22 @@ def test_format_samplers_prints_no_ratio_below_the_feature_dimensions():
     assert recon.split()[2:4] == ["—", "—"]  # no network calls, no sampling CPU
 
 
-def test_pretrained_fd_ratios_reads_each_cards_sets_and_scores_reconstructions(monkeypatch):
-    """The notebook's *Going further* A without card keys in sight: three values per model from
-    its card's sampling seeds, and one score per disjoint set of reconstructions."""
+def test_pretrained_fd_ratios_reads_notebook_05s_sets_and_scores_reconstructions(monkeypatch):
+    """The notebook's *Going further* A without card keys in sight: one value per set of samples
+    from notebook 05's study (so both notebooks show the same numbers), one score per disjoint
+    set of reconstructions."""
     scored = []
 
     def fake_evaluate(images):
         scored.append(images.clone())
         return {"fd_ratio": float(images.mean())}
 
+    import coursekit.core.results as results
     import coursekit.metrics as metrics
     monkeypatch.setattr(metrics, "evaluate_samples", fake_evaluate)
+    table = {"n": 4, "models": {"ddpm": {"per_seed": {"fd_ratio": [4.4, 4.5, 5.0, 5.4, 4.7]}},
+                                "ldm": {"per_seed": {"fd_ratio": [3.2, 2.6, 2.5, 3.1, 3.5]}}}}
+    monkeypatch.setattr(results, "load_result", lambda name, verbose=True: table)
 
     class AE:  # encode/decode: identity
         def encode(self, x):
@@ -133,16 +138,12 @@ def test_pretrained_fd_ratios_reads_each_cards_sets_and_scores_reconstructions(m
     class LDM:
         ae = AE()
 
-    ddpm_card = {"metrics": {"ddim50_fd_ratio": 9.0, "ddim50_eta1_fd_ratio": 4.4,
-                             "seed2_ddim50_eta1_fd_ratio": 4.5, "seed3_ddim50_eta1_fd_ratio": 5.0}}
-    ldm_card = {"metrics": {"eval_n": 4.0, "ddim50_fd_ratio": 3.2,
-                            "seed2_ddim50_fd_ratio": 2.6, "seed3_ddim50_fd_ratio": 2.5}}
     train_x = torch.arange(12.0).reshape(12, 1, 1, 1)
-    got, n = S.pretrained_fd_ratios(ddpm_card, LDM(), ldm_card, train_x)
+    got, n = S.pretrained_fd_ratios(LDM(), train_x)
     assert n == 4 and list(got) == list(S.FD_LABELS)
     pixel, latent, recon = got.values()
-    assert pixel == [4.4, 4.5, 5.0] and latent == [3.2, 2.6, 2.5]
+    assert pixel == [4.4, 4.5, 5.0, 5.4, 4.7] and latent == [3.2, 2.6, 2.5, 3.1, 3.5]
     assert recon == [1.5, 5.5, 9.5]  # the means of images 0-3, 4-7, 8-11: disjoint sets
     assert [len(s) for s in scored] == [4, 4, 4]
     with pytest.raises(ValueError, match="training images"):
-        S.pretrained_fd_ratios(ddpm_card, LDM(), ldm_card, train_x[:8])
+        S.pretrained_fd_ratios(LDM(), train_x[:8])
