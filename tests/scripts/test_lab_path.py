@@ -214,3 +214,12 @@ def test_slides_hide_helper_code_and_leave_out_solutions_by_default():
     assert "ANSWER_5678" not in students
     instructors, _ = nbtools.slides_exporter(solutions=True).from_notebook_node(nb)
     assert "ANSWER_5678" in instructors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_printed_paths_are_relative_to_the_project(path):
+    """A saved output shows `data/checkpoints/…`, never the build machine's absolute path."""
+    absolute = re.compile(r"(?<![\w.])(/home/|/root/|/work/|/tmp/|/Users/|[A-Z]:\\\\)")
+    found = {i: absolute.findall(nbtools.student_visible_text(c))
+             for i, c in student_cells(read(path))}
+    assert not {i: f for i, f in found.items() if f}, f"{path.name}: {found}"
