@@ -37,6 +37,8 @@ SOLUTION_TAG = "solution"
 OPTIONAL_TAG = "optional"   # the "Going further" part: in the self-study edition, not the lab one
 #: What a section notebook's lab path may hold (issue lab-first): a 50-minute lab.
 LAB_MAX_WORDS, ALL_MAX_WORDS, LAB_MAX_CODE_CELLS = 2000, 3000, 25
+#: … and its "Going further" part at most this many more (issue lab-first).
+OPTIONAL_MAX_WORDS = 1000
 BOOTSTRAP_TAG = "bootstrap"
 SETUP_SOURCE = "import coursekit as ck\ncfg = ck.setup(seed=0)"
 
@@ -574,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.notebooks:
             m = visible_counts(read(path))
             bad = (m["lab_words"] > LAB_MAX_WORDS or m["all_words"] > ALL_MAX_WORDS
+                   or m["all_words"] - m["lab_words"] > OPTIONAL_MAX_WORDS
                    or m["lab_code_cells"] > LAB_MAX_CODE_CELLS)
             over += bad
             print(f"{'OVER' if bad else 'ok  '} {path.name}: lab path {m['lab_words']} words, "

@@ -96,21 +96,6 @@ def test_nothing_before_the_check_gives_the_answer_away():
             assert "optimal_discriminator" not in text.replace("optimal_discriminator_values", ""), text
 
 
-def test_hidden_cells_carry_both_markers_and_markers_are_tags_not_comments():
-    for c in _cells():
-        if c["cell_type"] != "code":
-            continue
-        hidden = c.get("metadata", {}).get("jupyter", {}).get("source_hidden", False)
-        assert hidden == ("remove-input" in _tags(c)), _src(c)[:80]
-        assert "NBVAL" not in _src(c)
-
-
-def test_the_optional_part_is_at_the_end():
-    flags = ["optional" in _tags(c) for c in _cells()]
-    first = flags.index(True)
-    assert all(flags[first:]), "every cell after 'Going further' is tagged optional"
-
-
 # ----------------------------------------------------------------------------- figures
 def _run_with(counts, std=0.02):
     g = torch.Generator().manual_seed(0)

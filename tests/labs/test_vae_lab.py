@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -30,6 +31,8 @@ from coursekit.labs.vae_exercises import (
 from coursekit.models.vae import VAE, kl_closed_form
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import nbtools  # noqa: E402, I001
 NOTEBOOK = ROOT / "notebooks" / "02_vae.ipynb"
 M = 5
 
@@ -270,85 +273,20 @@ def _tags(cell):
 
 
 def _hidden(cell):
-    return bool(cell.metadata.get("jupyter", {}).get("source_hidden")) or "remove-input" in _tags(cell)
+    return nbtools.hidden_input(cell)
 
 
-def _visible_text(cell) -> str:
-    """What a student reads of a non-solution cell: markdown, visible code, printed outputs."""
-    parts = [cell.source] if cell.cell_type == "markdown" or not _hidden(cell) else []
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stdout":
-            parts.append(out.get("text", ""))
-        data = out.get("data", {})
-        for kind in ("text/markdown", "text/plain"):
-            if kind in data and "application/vnd.jupyter.widget-view+json" not in data:
-                parts.append(data[kind] if isinstance(data[kind], str) else "".join(data[kind]))
-                break
-    return "\n".join(parts)
+#: What a student reads of a non-solution cell (markdown, visible code, outputs).
+_visible_text = nbtools.student_visible_text
 
 
-NBWORDS = Path("/work/shared/tools/nbwords.py")
+def test_the_lab_path_keeps_its_own_code_cell_bar():
+    """At most 22 visible code cells (the shared bar is 25; words, vocabulary, markers and the
+    optional part: tests/scripts/test_lab_path.py)."""
+    assert nbtools.visible_counts(_nb())["lab_code_cells"] <= 22
 
 
-def test_lab_path_and_optional_part_keep_their_bars():
-    import subprocess
-    import sys
-
-    out = (subprocess.run([sys.executable, str(NBWORDS), str(NOTEBOOK)], capture_output=True,
-                          text=True) if NBWORDS.exists() else None)
-    cells = _nb().cells
-    lab_code = [c for c in cells if c.cell_type == "code" and not _tags(c) & {"solution", "optional"}
-                and not _hidden(c) and c.source.strip()]
-    assert len(lab_code) <= 22
-    if out is not None:
-        m = re.search(r"lab path (\d+) words, (\d+) code cells; all visible (\d+) words", out.stdout)
-        lab, code, all_ = map(int, m.groups())
-        assert lab <= 2000 and code <= 25 and all_ - lab <= 1000, out.stdout
-    optional_from = next(i for i, c in enumerate(cells) if "optional" in _tags(c))
-    assert all("optional" in _tags(c) for c in cells[optional_from:]), "optional part at the end"
-
-
-MAINTAINER = re.compile(r"bench|nbval|committed|pilot|load average|profile|COURSEKIT_|"
-                        r"reproducib|self-check|provenance|recipe", re.IGNORECASE)
-
-
-def test_no_maintainer_vocabulary_in_what_a_student_sees():
-    text = "\n".join(_visible_text(c) for c in _nb().cells if "solution" not in _tags(c))
-    found = sorted({m.group(0) for m in MAINTAINER.finditer(text)})
-    assert not found and not re.search(r"\bCI\b", text), found
-    assert text.count("model card") <= 1 and len(re.findall(r"\bcard\b", text)) <= 1
-    assert "Run time" not in text
-
-
-def test_first_cell_is_the_setup_and_markers_are_tags():
-    cells = _nb().cells
-    first_code = next(c for c in cells if c.cell_type == "code")
-    assert first_code.source.strip() == "import coursekit as ck\ncfg = ck.setup(seed=0)"
-    for c in cells:
-        assert "NBVAL" not in c.source
-        if "remove-input" in _tags(c):
-            assert c.metadata.get("jupyter", {}).get("source_hidden") is True
-        if re.search(r"\bexercises\.check\(", c.source):
-            assert "nbval-check-output" in _tags(c)
-
-
-def _significant(line: str) -> bool:
-    s = line.strip()
-    return len(s) > 12 and not s.startswith(("def ", "#", '"""', "return ck.exercises.todo"))
-
-
-def test_no_solution_line_appears_before_its_check():
-    """Every significant line of a solution cell is absent from the non-solution cells above
-    the check that follows it (the exercise must not be answered on screen)."""
-    cells = _nb().cells
-    for i, cell in enumerate(cells):
-        if "solution" not in _tags(cell) or cell.cell_type != "code":
-            continue
-        check = next(j for j in range(i, len(cells)) if re.search(r"exercises\.check\(", cells[j].source))
-        before = "\n".join(_visible_text(c) + "\n" + c.source for c in cells[:check]
-                           if "solution" not in _tags(c))
-        leaked = [ln.strip() for ln in cell.source.splitlines() if _significant(ln) and ln.strip() in before]
-        assert not leaked, leaked
+# No solution line before its check: tests/scripts/test_lab_path.py (every notebook).
 
 
 def test_the_networks_exercise_comes_before_any_network_is_printed_or_loaded():

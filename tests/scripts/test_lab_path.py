@@ -35,7 +35,9 @@ MAINTAINER_WORDS = {
     "COURSEKIT_": r"COURSEKIT_",
     "provenance": r"\bprovenance\b",
     "self-check": r"self-checks?",
-    "reproducibility check": r"reproducibility (check|test)",
+    "reproducible": r"reproducib",
+    "recipe": r"\brecipes?\b",
+    "run-time banner": r"(?-i:\bRun time\b)",
 }
 
 
@@ -58,6 +60,7 @@ def test_lab_path_fits_a_50_minute_lab(path):
     m = nbtools.visible_counts(read(path))
     assert m["lab_words"] <= nbtools.LAB_MAX_WORDS, m
     assert m["all_words"] <= nbtools.ALL_MAX_WORDS, m
+    assert m["all_words"] - m["lab_words"] <= nbtools.OPTIONAL_MAX_WORDS, m
     assert m["lab_code_cells"] <= nbtools.LAB_MAX_CODE_CELLS, m
 
 
@@ -86,10 +89,17 @@ def test_no_maintainer_talk_in_what_a_student_sees(path):
     assert not found, f"{path.name}: cells with maintainer vocabulary {found}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_model_card_is_named_at_most_once(path):
+    text = "\n".join(nbtools.student_visible_text(c) for _, c in student_cells(read(path)))
+    assert len(re.findall(r"\bcards?\b", text, flags=re.IGNORECASE)) <= 1, path.name
+
+
 def test_the_vocabulary_scan_has_teeth():
     for text in ("*Run time: about 9 s, measured by `benchmarks/bench_notebooks.py`.*",
                  "# NBVAL_CHECK_OUTPUT", "the committed study", "pilot runs", "in CI",
-                 "the default profile", "set COURSEKIT_FAST=1"):
+                 "the default profile", "set COURSEKIT_FAST=1", "a reproducible run",
+                 "the recipe's settings", "*Run time: about 9 s*"):
         assert maintainer_words(text), text
     for text in ("Circle", "a CIFAR image", "a precise image", "commit to it"):
         assert not maintainer_words(text), text
@@ -101,6 +111,15 @@ def test_nbval_markers_are_tags_not_comments(path):
                  if c.cell_type == "code" and re.search(r"#\s*NBVAL_", c.source)]
     assert not commented, f"{path.name}: cells {commented} carry an NBVAL comment; use the tags " \
                           f"nbval-check-output / nbval-ignore-output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_check_cells_are_visible_and_their_output_is_checked(path):
+    """The student sees the check they run, and nbval compares its verdict."""
+    for i, c in enumerate(read(path).cells):
+        if nbtools.is_check_cell(c) and nbtools.SOLUTION_TAG not in nbtools.tags(c):
+            assert not nbtools.hidden_input(c), f"{path.name} cell {i}: a check is hidden"
+            assert "nbval-check-output" in nbtools.tags(c), f"{path.name} cell {i}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -124,7 +143,7 @@ def test_hidden_cells_are_hidden_for_jupyterlab_and_for_the_site(path):
 def test_first_code_cell_is_the_setup(path):
     first = next(c for c in read(path).cells if c.cell_type == "code"
                  and "bootstrap" not in nbtools.tags(c))
-    assert nbtools.is_setup_cell(first), first.source
+    assert first.source.strip() == nbtools.SETUP_SOURCE, first.source
 
 
 def solution_lines(source: str) -> list[str]:
@@ -134,14 +153,15 @@ def solution_lines(source: str) -> list[str]:
     lines = []
     for line in body.splitlines():
         code = line.split("  #")[0].strip()
-        if len(code) >= 12 and not code.startswith(("def ", "#", "import ", "from ", "return {")):
+        if len(code) >= 12 and not code.startswith(("def ", "#")):
             lines.append(" ".join(code.split()))
     return lines
 
 
 def answer_keys_before_checks(nb) -> list[tuple[int, int, str]]:
-    """(solution cell, earlier cell, line) for every solution line that a student-visible cell
-    shows before the solution's check."""
+    """(solution cell, earlier cell, line) for every solution line that a non-solution cell
+    holds before the solution's check: in what it shows, or in its code even when hidden (a
+    student can expand it)."""
     found = []
     for s, cell in enumerate(nb.cells):
         if nbtools.SOLUTION_TAG not in nbtools.tags(cell) or cell.cell_type != "code":
@@ -155,7 +175,7 @@ def answer_keys_before_checks(nb) -> list[tuple[int, int, str]]:
             for i, other in student_cells(nb):
                 if i >= check:
                     break
-                if line in " ".join(nbtools.student_visible_text(other).split()):
+                if line in " ".join(f"{nbtools.student_visible_text(other)} {other.source}".split()):
                     found.append((s, i, line))
     return found
 
@@ -182,10 +202,14 @@ def test_the_answer_key_scan_finds_a_helper_that_is_the_solution():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_optional_part_comes_last(path):
     """"Going further" is the notebook's end: the lab path is one run from the top."""
-    opt = [nbtools.OPTIONAL_TAG in nbtools.tags(c) for c in read(path).cells]
+    cells = read(path).cells
+    opt = [nbtools.OPTIONAL_TAG in nbtools.tags(c) for c in cells]
     if any(opt):
         first = opt.index(True)
         assert all(opt[first:]), f"{path.name}: a lab cell follows the optional part"
+    headings = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
+                and nbtools.heading_level(c.source) and "Going further" in c.source.splitlines()[0]]
+    assert all(opt[i] for i in headings), f"{path.name}: the 'Going further' heading is not optional"
 
 
 def test_lab_edition_drops_going_further_and_solutions():
