@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ README = ROOT / "README.md"
 MARKERS = ("<!-- checkpoints -->", "<!-- /checkpoints -->")
 
 
+@cache  # each checkpoint file (MBs) is read once per run, not once per number quoted
 def card(name: str) -> dict:
     return torch.load(checkpoint_path(name), map_location="cpu", weights_only=True)["card"]
 

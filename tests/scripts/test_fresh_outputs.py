@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -22,6 +23,7 @@ STATUS = re.compile(r"^  (\w+)\s+OK \([\d.]+ MB;")
 LOADED = re.compile(r"^loaded pretrained '(\w+)'")
 
 
+@cache  # one read per checkpoint, however many saved lines quote it
 def current_card(name: str) -> tuple[dict, int] | None:
     path = checkpoint_path(name)
     if not path.exists():
