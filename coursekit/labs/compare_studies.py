@@ -123,9 +123,10 @@ def measure(names: Sequence[str], models: dict[str, Pretrained], n: int, seeds: 
     the 2×2 table, checkpoint hash, parameters, training CPU-min, per_seed / median / min / max
     of every metric, CPU seconds per seed; real_vs_real = the same for fresh real subsets;
     ldm_decoder_is_ae); samples maps each model to the samples of its first seed.
-    slow_batch: samples per ``sample`` call of a `SLOW_MODELS` model (progress bar per batch;
-    another batch size gives other samples for the same seed); the others use batches of 500.
-    progress: print a line per model and seed, and the slow model's bar.
+    slow_batch: the batch size a `SLOW_MODELS` model samples in (memory and speed only: each
+    sample draws its own noise, so the images are those of any other batch size); the others
+    use batches of 500.
+    progress: print a line per model and seed.
     """
     names = [m for m in names if m in models]
     seeds = list(seeds)
@@ -205,7 +206,7 @@ def compare_agrees(small: dict, full: dict) -> tuple[bool, str]:
     compare ratios across n): the study's `same` keys, checked first by `Study.check`. For each model
     in both runs with the same checkpoint (hash), each seed of `small` and each metric of
     `SPREAD`, the ELBO, the IWAE (same k only) and the reconstruction error: a seed that the full
-    study also ran (for the slow model: with the same `slow_batch`) must give the same value
+    study also ran must give the same value (a seed names the same samples whatever the batch size)
     (relative `EQUAL_REL`: "equal"); any other value must lie in the full seeds'
     [min − w, max + w] (w: the range's width, at least `SLACK_FLOOR`; "in range"). A model
     of another checkpoint is not checked (note "other checkpoint").
@@ -220,8 +221,7 @@ def compare_agrees(small: dict, full: dict) -> tuple[bool, str]:
             keys.append("iwae")
         bad, equal, in_range = [], 0, 0
         for i, seed in enumerate(s["seeds"]):
-            same_draws = seed in f["seeds"] and (name not in SLOW_MODELS or small.get(
-                "slow_batch") == full.get("slow_batch"))
+            same_draws = seed in f["seeds"]
             for k in keys:
                 v = s["per_seed"][k][i]
                 if same_draws:
