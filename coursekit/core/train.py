@@ -336,7 +336,7 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
           eval_fn: Callable[[nn.Module, int], dict] | None = None, eval_every: int | None = None,
           log_every: int | None = None, checkpoint: Checkpointing | Path | str | None = None,
           max_seconds: float | None = None, seed: int = 0, desc: str = "train",
-          progress: bool = True) -> History:
+          progress: bool = True, show_metrics: bool = True) -> History:
     """Train `model` in place and return its `History`.
 
     data: a tensor, a tuple of aligned tensors (shuffled mini-batches, a new order per epoch,
@@ -353,6 +353,8 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
       gradients; its scalars are logged in phase "eval".
     checkpoint: a path or a `Checkpointing`. max_seconds: stop after this much wall time (not
       bit-reproducible).
+    desc / progress / show_metrics: the progress bar's label, whether it is shown, and whether
+      it shows the running metrics next to the step count (they are logged either way).
     """
     if (loss_fn is None) == (step_fn is None):
         raise ValueError("give exactly one of loss_fn (single optimizer) or step_fn (custom step)")
@@ -397,7 +399,8 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
             metrics = eval_fn(model, step)
         history.log("eval", step, step / steps_per_epoch, elapsed + time.perf_counter() - t0,
                     metrics)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()} | running, refresh=False)
+        if show_metrics:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()} | running, refresh=False)
 
     def clock() -> None:
         history.steps = step
@@ -430,7 +433,8 @@ def train(model: nn.Module, loss_fn: Callable | None, data, *,
                 running = {k: v / count for k, v in sums.items()}
                 history.log("train", step, step / steps_per_epoch,
                             elapsed + time.perf_counter() - t0, running)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in running.items()}, refresh=False)
+                if show_metrics:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in running.items()}, refresh=False)
                 sums, count = {}, 0
             if eval_every and step % eval_every == 0 and step != end:
                 evaluate()

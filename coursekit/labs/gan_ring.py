@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import torch
-from tqdm.auto import tqdm
 
 from ..core.data import ring_modes, ring_of_gaussians
 from ..core.nn import eval_mode, seeded
@@ -249,23 +248,12 @@ def _train_ring_gan(config, seed, steps, snapshot_every, n_eval, progress, map_s
 
     with eval_mode(model), torch.no_grad():
         snapshot(model, 0)
-    bar = tqdm(total=steps, desc=desc or f"ring GAN {name} seed {seed}", unit="step",
-               disable=not progress, mininterval=0.5)
-    game_step = _ring_step_fn(c, opt_g, opt_d, steps, noise_g)
-
-    def step_fn(*args, **kwargs) -> dict:
-        out = game_step(*args, **kwargs)
-        bar.update(1)
-        return out
-
     t0 = time.perf_counter()
-    try:
-        history = train(model, None, ring_sampler, steps=steps, batch_size=c.batch_size,
-                        step_fn=step_fn, optimizer={"g": opt_g, "d": opt_d},
-                        schedule=_ring_schedule(c), eval_fn=snapshot, eval_every=snapshot_every,
-                        seed=seed, progress=False)
-    finally:
-        bar.close()
+    history = train(model, None, ring_sampler, steps=steps, batch_size=c.batch_size,
+                    step_fn=_ring_step_fn(c, opt_g, opt_d, steps, noise_g),
+                    optimizer={"g": opt_g, "d": opt_d}, schedule=_ring_schedule(c),
+                    eval_fn=snapshot, eval_every=snapshot_every, seed=seed, progress=progress,
+                    desc=desc or f"ring GAN {name} seed {seed}", show_metrics=False)
     return RingRun(name, seed, c, model, history, snapshots, time.perf_counter() - t0)
 
 

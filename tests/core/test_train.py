@@ -199,3 +199,15 @@ def test_cosine_schedule_is_warmup_then_cosine_to_final():
     assert f(110, 110) == pytest.approx(0.1) and f(500, 110) == pytest.approx(0.1)
     no_warmup = cosine_schedule(final=0.02)
     assert no_warmup(0, 100) == 1.0 and no_warmup(100, 100) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("show_metrics", [True, False])
+def test_the_bar_can_count_steps_without_metrics_which_are_logged_anyway(capsys, show_metrics):
+    x, y = _regression()
+    hist = ck.train(_model(), _mse, (x, y), steps=20, batch_size=32, log_every=10,
+                    eval_fn=lambda m, step: {"mse": 1.0}, eval_every=10, desc="demo",
+                    show_metrics=show_metrics)
+    bar = capsys.readouterr().err
+    assert "demo" in bar and "20/20" in bar
+    assert ("loss=" in bar) == show_metrics and ("mse=" in bar) == show_metrics
+    assert hist.series("loss")[1] and hist.last("mse", "eval") == 1.0
