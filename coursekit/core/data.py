@@ -202,14 +202,12 @@ def full_mnist_available(root: Path = DATA_DIR) -> bool:
 
 
 def _full_tensors(root: Path, download: bool) -> dict:
+    """Full MNIST's 60k train images (its test set is never used: see `load_mnist`)."""
     def build() -> dict:
         from torchvision.datasets import MNIST
 
-        out = {}
-        for split, train in (("train", True), ("heldout", False)):
-            ds = MNIST(str(root), train=train, download=download)
-            out[f"{split}_x"], out[f"{split}_y"] = ds.data.clone(), ds.targets.clone()
-        return out
+        ds = MNIST(str(root), train=True, download=download)
+        return {"train_x": ds.data.clone(), "train_y": ds.targets.clone()}
 
     return _load_cached(_cache_path(root, "mnist_full"), build)
 
