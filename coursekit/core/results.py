@@ -30,7 +30,8 @@ RESULTS_DIR = DATA_DIR / "results"
 #: Modules whose import registers studies (loaded by name on first use, like the recipes).
 STUDY_MODULES: tuple[str, ...] = ("coursekit.labs.vae_studies", "coursekit.labs.gan_studies",
                                    "coursekit.labs.diffusion_studies",
-                                   "coursekit.labs.compare_studies")
+                                   "coursekit.labs.compare_studies",
+                                   "coursekit.labs.control_studies")
 
 
 class ResultError(RuntimeError):

@@ -4,4 +4,4 @@
 `python -m coursekit list` shows them; `python -m coursekit pretrain NAME` runs one.
 Importing this package registers every recipe.
 """
-from . import autoencoders, classifier, diffusion, gan, vae  # noqa: F401  (they register)
+from . import autoencoders, classifier, conditional, diffusion, gan, vae  # noqa: F401  (they register)
