@@ -30,6 +30,7 @@ help:
 	@echo "make execute  re-run every notebook in the default profile, saving outputs in place (timed)"
 	@echo "make reproduce  remake the committed results of the heavy studies (full profile)"
 	@echo "make test-compat  unit tests + fast notebooks on the oldest and newest declared torch (GBs)"
+	@echo "make test-colab   offline Colab simulation: student editions + bootstrap on torch 2.9.1 (GBs)"
 	@echo "make bench    run the benchmarks in benchmarks/ (they print ratios)"
 	@echo "make doctor   check installation, data and checkpoints"
 	@echo "make clean    remove caches and build outputs (keeps .venv; distclean removes it)"
@@ -93,6 +94,18 @@ test-compat:
 	  COURSEKIT_FAST=1 MPLBACKEND=Agg $$venv/bin/python -m pytest tests $(NOTEBOOKS) --nbval-lax \
 	    --nbval-cell-timeout=600 --ignore=tests/browser -p no:cacheprovider -q || exit 1; \
 	done
+
+# Offline simulation of a student's Colab (docs/instructors.md): a venv under build/colab-sim with
+# another torch (COLAB_TORCH) and no coursekit/torchmetrics/ipywidgets/tqdm, a bare clone of HEAD
+# as the public URL, every student-edition notebook run through its bootstrap cell in the fast
+# profile from a fresh directory outside the repo; then again with a fake full-MNIST layout.
+# COLAB_PYTHON: the venv's interpreter (Colab runs 3.12). Not part of `make test`.
+.PHONY: test-colab
+COLAB_TORCH ?= 2.9.1:0.24.1
+COLAB_PYTHON ?= $(SYSTEM_PYTHON)
+test-colab: env
+	"$(PY)" scripts/colab_sim.py --torch $(COLAB_TORCH) --python "$(COLAB_PYTHON)" \
+	  $(if $(NB),--notebooks $(NB)) $(COLAB_ARGS)
 
 # The heavy studies at full size: data/results/*.json with provenance (minutes each).
 reproduce: env

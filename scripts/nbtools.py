@@ -146,7 +146,8 @@ if importlib.util.find_spec("coursekit") is None:
                    check=True)
     missing = [pkg for mod, pkg in {colab_pins} if importlib.util.find_spec(mod) is None]
     if missing:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-warn-conflicts", *missing],
+                       check=True)
     sys.path.insert(0, here)
     # The clone brings the course's own MNIST split (data/mnist/): the same 9,000 / 1,000 images
     # as on a laptop, so the held-out scores mean the same and the live cells take the same time.'''
