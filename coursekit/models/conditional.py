@@ -316,34 +316,51 @@ class CVAE(nn.Module):
         zy = torch.cat([z, y1], -1)  # (…, N, m + 10)
         return self.decoder(zy.reshape(-1, self.m + N_CLASSES)).reshape(*z.shape[:-1], D)
 
-    def elbo(self, x_binary: torch.Tensor, y: torch.Tensor,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """ELBO(x | y) = E_q[ln p_θ(x|z, y)] − KL(q_φ(z|x, y) ‖ N(0, I)), (N,) in nats."""
+    def elbo_terms(self, x_binary: torch.Tensor, y: torch.Tensor,
+                   generator: torch.Generator | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E_q[ln p_θ(x|z, y)] with one reparameterized z, KL(q_φ(z|x, y) ‖ N(0, I))), each
+        (N,) in nats, for binary images (N, 784) and labels (N,)."""
         mu, log_sigma = self.encode(x_binary, y)  # (N, m)
         z = q_sample(mu, log_sigma, 1, generator)  # (1, N, m)
         recon = bernoulli_log_likelihood(self.decode_logits(z, y), x_binary).mean(0)  # (N,)
+        return recon, kl_closed_form(mu, log_sigma)
+
+    def elbo(self, x_binary: torch.Tensor, y: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """ELBO(x | y) = E_q[ln p_θ(x|z, y)] − KL(q_φ(z|x, y) ‖ N(0, I)), (N,) in nats."""
+        recon, kl = self.elbo_terms(x_binary, y, generator)
         # eq. (12) given y: ELBO = E_q[ln p(x|z, y)] - KL(q(z|x, y) || N(0, I))
-        return recon - kl_closed_form(mu, log_sigma)
+        return recon - kl
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, labels=None
-               ) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, labels=None,
+               temperature: float = 1.0) -> torch.Tensor:
         """n images of the digits `labels` (default 0–9 in turn): Bernoulli means
-        p_θ(z, y) at z ~ N(0, I_m) → (n, 1, 28, 28) in [0, 1]."""
+        p_θ(z, y) at z ~ N(0, τ² I_m), τ = `temperature` → (n, 1, 28, 28) in [0, 1].
+
+        τ = 1 samples the prior; τ < 1 keeps to the codes near its centre, where the decoder
+        saw most training codes: more typical digits, less variety."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0 (1 = the prior N(0, I)), got {temperature}")
         y = (check_labels(labels, n) if labels is not None else balanced_labels(n))
         with eval_mode(self):
-            z = torch.randn(n, self.m, generator=generator).to(self.device)  # (n, m)
+            # z = tau * e, e ~ N(0, I): a draw from N(0, tau^2 I)
+            z = temperature * torch.randn(n, self.m, generator=generator).to(self.device)
             logits = self.decode_logits(z, y.to(self.device))  # (n, 784)
             return torch.sigmoid(logits).reshape(n, *IMAGE_SHAPE)
 
 
-def cvae_loss(generator: torch.Generator | None = None):
-    """Training loss for `ck.train` on (images, labels) batches: −mean ELBO(x | y) on a fresh
-    dynamic binarization of the batch."""
+def cvae_loss(generator: torch.Generator | None = None, beta: float = 1.0):
+    """Training loss for `ck.train` on (images, labels) batches: −mean of
+    E_q[ln p(x|z, y)] − β KL on a fresh dynamic binarization of the batch (β = 1: the ELBO;
+    β > 1 pulls the codes closer to the prior N(0, I) that sampling draws from)."""
     def loss(model: CVAE, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         x_binary = binarize_dynamic(x.reshape(len(x), D), generator)  # (B, 784) in {0, 1}
-        elbo = model.elbo(x_binary, y, generator)  # (B,)
-        return {"loss": -elbo.mean(), "elbo": elbo.mean().detach()}
+        recon, kl = model.elbo_terms(x_binary, y, generator)  # (B,), (B,)
+        # eq. (12) given y, the KL weighted by beta
+        objective = recon - beta * kl
+        return {"loss": -objective.mean(), "elbo": (recon - kl).mean().detach()}
     return loss
 
 

@@ -172,3 +172,63 @@ def test_each_exercise_is_stub_then_solution_then_check():
             assert "ck.exercises.todo()" in cells[i - 1].source, i
             assert "nbval-check-output" in nbtools.tags(cells[i + 1]), i
             assert "ck.exercises.check(" in cells[i + 1].source, i
+
+
+# ----------------------------------------------------------------------------- the study
+def _fake_study(seeds=(1, 2, 3), bump=0.0):
+    from coursekit.labs.control_studies import _summarize
+    ws, calls = [0.0, 0.5, 1.0], [2, 8]
+    per = {k: [[0.9 + 0.01 * i + 0.001 * s + bump for s in seeds] for i in range(len(ws))]
+           for k in ("accuracy", "fd_ratio", "precision", "recall", "diversity")}
+    per_calls = {k: [[3.0 + i + 0.01 * s + bump for s in seeds] for i in range(len(calls))]
+                 for k in ("fd_ratio", "recall")}
+    return {"n": 1000, "seeds": list(seeds), "ddim_steps": 50,
+            "guidance": {"ws": ws} | _summarize(per),
+            "equal_calls": {"calls": calls, "flow": _summarize(per_calls),
+                            "ldm": _summarize(per_calls)}}
+
+
+def test_sweep_agrees_on_the_same_seed_and_sees_a_change():
+    from coursekit.labs.control_studies import sweep_agrees
+    full = _fake_study()
+    ok, why = sweep_agrees(_fake_study(seeds=(1,)), full)
+    assert ok, why
+    ok, why = sweep_agrees(_fake_study(seeds=(1,), bump=0.05), full)
+    assert not ok and "seed 1" in why
+    assert not sweep_agrees(_fake_study(seeds=(7,)), full)[0], "no common seed: not a pass"
+
+
+def test_verdict_w_is_the_smallest_weight_meeting_both_bars():
+    from coursekit.labs.control_studies import verdict_w
+    g = {"ws": [0.0, 0.5, 1.0, 2.0], "median": {"accuracy": [0.97, 0.995, 0.999, 1.0],
+                                                "fd_ratio": [2.2, 1.7, 2.4, 2.9]}}
+    assert verdict_w(g) == 0.5
+    g["median"]["fd_ratio"][1] = 2.1
+    assert verdict_w(g) is None
+
+
+def test_diversity_of_real_digits_is_about_one_and_of_copies_is_zero():
+    from coursekit.core.data import load_mnist
+    from coursekit.labs.control_studies import diversity
+    train = load_mnist("train")
+    y = train.y[:300].long()
+    assert 0.85 < diversity(train.x[:300], y) < 1.15
+    copies = torch.cat([train.x[train.y == c][:1].expand(20, -1, -1, -1) for c in range(10)])
+    assert diversity(copies, torch.arange(10).repeat_interleave(20)) < 1e-3
+
+
+def test_the_study_is_registered_for_notebook_06():
+    from coursekit.core.results import STUDIES
+    study = STUDIES.get("conditional_sweep")
+    assert study.notebook == "06" and study.same == ("n",)
+
+
+@pytest.mark.slow
+def test_default_size_run_agrees_with_the_committed_full_study():
+    """The notebook's size (n = 1,000, sampling seed 1; about 30 CPU-s): the same seed names
+    the same samples, so every value equals the full study's seed-1 value."""
+    from coursekit.core import results as R
+    from coursekit.core.config import setup
+    ok, why = R.agrees_with_committed("conditional_sweep",
+                                      setup(seed=0, profile="default", verbose=False))
+    assert ok, why

@@ -161,3 +161,13 @@ def test_cvae_shapes_elbo_and_sampling():
 def test_balanced_labels():
     y = C.balanced_labels(1000)
     assert torch.equal(torch.bincount(y), torch.full((10,), 100))
+
+
+def test_cvae_temperature_scales_the_code_and_rejects_nonpositive_values():
+    torch.manual_seed(0)
+    cvae = C.CVAE(m=4, hidden=(32,), channels=4)
+    cold = cvae.sample(50, torch.Generator().manual_seed(0), labels=[3] * 50, temperature=0.1)
+    warm = cvae.sample(50, torch.Generator().manual_seed(0), labels=[3] * 50, temperature=1.0)
+    assert cold.std(0).mean() < warm.std(0).mean(), "a lower temperature gives more alike images"
+    with pytest.raises(ValueError, match="temperature"):
+        cvae.sample(2, temperature=0.0)
