@@ -33,6 +33,8 @@ help:
 	@echo "make test-colab   offline Colab simulation: student editions + bootstrap on torch 2.9.1 (GBs)"
 	@echo "make bench    run the benchmarks in benchmarks/ (they print ratios)"
 	@echo "make doctor   check installation, data and checkpoints"
+	@echo "make assignments  graded assignments: build/assignments/release/ for students (nbgrader)"
+	@echo "make grade A=hw1_autoencoders  autograde the collected submissions of one assignment"
 	@echo "make clean    remove caches and build outputs (keeps .venv; distclean removes it)"
 
 env: $(STAMP)
@@ -125,8 +127,18 @@ distclean: clean
 # ============================================================================ instructor tools
 # Slides, student edition and the real-browser test (docs/instructors.md). Output goes to build/.
 # NB=notebooks/02_vae.ipynb limits any of them to one notebook.
-.PHONY: slides student slides-metadata colab browser-deps test-browser site
+.PHONY: slides student slides-metadata colab browser-deps test-browser site assignments grade
 INSTRUCTOR_NB = $(or $(NB),$(NOTEBOOKS))
+
+# Graded assignments (nbgrader; docs/instructors.md, "Graded assignments"): sources with solutions,
+# hidden tests and rubrics in grading/source/; students get build/assignments/release/.
+assignments: env
+	"$(PY)" scripts/assignments.py build
+
+# make grade A=hw2_vae: autograde build/assignments/submitted/<student>/hw2_vae/, write feedback + CSV
+grade: env
+	@[ -n "$(A)" ] || { echo "usage: make grade A=<assignment> (one of: $$(ls grading/source))"; exit 2; }
+	"$(PY)" scripts/assignments.py grade $(A)
 
 slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once with npm into build/vendor
 	"$(PY)" scripts/nbtools.py slides $(INSTRUCTOR_NB) --out build/slides

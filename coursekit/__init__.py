@@ -38,7 +38,8 @@ from .viz import plot, widgets
 _LAZY = {"autoencoders": "coursekit.models.autoencoders", "vae": "coursekit.models.vae",
          "gan": "coursekit.models.gan", "diffusion": "coursekit.models.diffusion",
          "metrics": "coursekit.metrics", "models": "coursekit.models",
-         "recipes": "coursekit.recipes", "labs": "coursekit.labs"}
+         "recipes": "coursekit.recipes", "labs": "coursekit.labs",
+         "grading": "coursekit.labs.grading"}
 
 
 def __getattr__(name: str):
