@@ -19,7 +19,8 @@ seed 1 (the full study's first seed: the same numbers, `sweep_agrees`); fast: n 
 w ∈ {0, 2}, calls 2 and 8. Per entry: per-seed values, median, min and max.
 
 Also here for the notebook: `guidance_row` (one w at any n), `diversity`, `verdict_w` (the
-smallest w meeting an accuracy and FD bar, chosen from the numbers).
+smallest w meeting an accuracy and FD bar, chosen from the numbers), and from
+`coursekit.recipes.conditional` `class_accuracy` and `fit_flow_toy` (the 2-D flow of section 4).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ..core.data import load_mnist
 from ..core.results import STUDIES, Study, load_result
 from ..metrics import evaluate_samples, features
 from ..models.conditional import N_CLASSES, balanced_labels
-from ..recipes.conditional import class_accuracy
+from ..recipes.conditional import class_accuracy, fit_flow_toy
 
 #: Guidance weights of the sweep and network-call counts of the flow-vs-ldm table.
 WS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -182,5 +183,5 @@ STUDIES.add("conditional_sweep", Study(
     "calls: FD / real-vs-real and recall",
     "06", agrees=sweep_agrees, same=("n",)))
 
-__all__ = ["WS", "CALLS", "GUIDANCE_METRICS", "CALL_METRICS", "diversity", "guidance_row",
-           "sweep", "equal_calls", "run_sweep", "sweep_agrees", "verdict_w", "load_sweep"]
+__all__ = ["class_accuracy", "fit_flow_toy", "WS", "CALLS", "GUIDANCE_METRICS", "CALL_METRICS",
+           "diversity", "guidance_row", "sweep", "equal_calls", "run_sweep", "sweep_agrees", "verdict_w", "load_sweep"]

@@ -187,13 +187,14 @@ class FlowConfig:
 
     The issue's probe: the same MLP, 30,000 steps, 178 CPU-s. A first 40,000-step checkpoint
     (269 CPU-s) scored FD / real 7.4× / 4.1× / 2.9× at 4 / 8 / 50 Euler steps (medians of
-    seeds 1–3) against the ldm's DDIM 8.6× / 4.0× / 2.6×; 70,000 steps here spend about the
-    ldm's training budget (its latent loop: 526 CPU-s), for a comparison at equal training CPU.
+    seeds 1–3) against the ldm's DDIM 8.6× / 4.0× / 2.6×. 60,000 steps here, as many as the
+    ldm's (a 70,000-step run was stopped: at 7.3 ms per step with the other core busy it would
+    have come close to the ldm's 526 CPU-s latent loop, the issue's cap).
     """
 
     hidden: int = 256
     depth: int = 4
-    steps: int = 70_000
+    steps: int = 60_000
     batch_size: int = 256
     lr: float = 2e-3
     ema_decay: float = 0.999
