@@ -36,6 +36,13 @@ def spread(metrics: dict, base: str) -> str:
             f"{len(values)} sampling seeds)")
 
 
+def plain(metrics: dict, base: str, digits: int = 3) -> str:
+    """'0.995 (0.994–0.998)': median and range over the card's sampling seeds of `base`."""
+    values = seed_spread(metrics)[base]
+    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–"
+            f"{max(values):.{digits}f})")
+
+
 def neg(x: float) -> str:
     """A number with one decimal and a true minus sign (−95.9)."""
     return f"{x:.1f}".replace("-", "−")
@@ -50,6 +57,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
     ae, vae, vae2d = card("ae")["metrics"], card("vae")["metrics"], card("vae2d")["metrics"]
     gan, ddpm, ldm = card("gan")["metrics"], card("ddpm")["metrics"], card("ldm")["metrics"]
     clf = card("classifier")["metrics"]
+    cvae, cldm, flow = card("cvae")["metrics"], card("cldm")["metrics"], card("flow")["metrics"]
     return [
         ("`ae`, `ae2d`, `dae`", "01", "MLP autoencoders (m = 16, 2, 16)",
          f"`ae`: held-out squared error {ae['heldout_sq_error']:.1f} (PCA-16: "
@@ -68,6 +76,17 @@ def rows() -> list[tuple[str, str, str, str, str]]:
          f"{spread(ldm, 'ddpm200_fd_ratio')}", minutes("ldm")),
         ("`classifier`", "05", "the yardstick CNN",
          f"held-out accuracy {clf['heldout_accuracy']:.1%}", minutes("classifier")),
+        ("`cvae`", "06", "conditional VAE (the label fed to encoder and decoder), m = 16",
+         f"class accuracy {plain(cvae, 'accuracy')} at τ = 1, {plain(cvae, 'tau0.8_accuracy')} "
+         f"at τ = 0.8; FD {spread(cvae, 'fd_ratio')} / {spread(cvae, 'tau0.8_fd_ratio')}",
+         minutes("cvae")),
+        ("`cldm`", "06", f"class-conditional latent DDPM, classifier-free guidance, "
+         f"{cldm['latent_train_steps']:,.0f} steps",
+         f"w = 0.5, DDIM-50: class accuracy {plain(cldm, 'w0.5_accuracy')}; FD "
+         f"{spread(cldm, 'w0.5_fd_ratio')}", minutes("cldm")),
+        ("`flow`", "06", f"flow matching in the `ae` code space, {flow['latent_train_steps']:,.0f} "
+         f"steps", f"Euler, 8 steps: FD {spread(flow, 'euler8_fd_ratio')}; 50 steps: FD "
+         f"{spread(flow, 'euler50_fd_ratio')}", minutes("flow")),
     ]
 
 
