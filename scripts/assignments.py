@@ -43,6 +43,30 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.Execute.timeout = 600                      # seconds per cell; a submission trains for < 10 s
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback pages for students: nbgrader shows the hidden tests (and their tracebacks) there;
+# these stay out, the failing test's message (which names the slip) stays in.
+import re  # noqa: E402
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+from traitlets import Bool  # noqa: E402
+
+
+class HideHiddenTests(Preprocessor):
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell, resources, index):
+        cell.source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\\n?", "",
+                             cell.source, flags=re.S)
+        if cell.metadata.get("nbgrader", {{}}).get("grade") and cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{{out['ename']}}: {{out['evalue']}}"]
+        return cell, resources
+
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 """
 SOLUTION = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
@@ -84,29 +108,35 @@ def solution_code(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not SOLUTION.match(line))
 
 
-def answer_keys(name: str) -> list[str]:
+def answer_keys(name: str, hidden_only: bool = False) -> list[str]:
     """Lines of the graded references (solution regions and the hidden tests' reference
-    code) that must never reach students: the release notebooks and the installed package
-    are scanned for them (tests/grading/)."""
-    keys = []
+    code; only the latter with `hidden_only`) that must never reach students, leaving out lines
+    that the visible cells contain too: the release notebooks, the feedback pages and the
+    installed package are scanned for them (tests/grading/)."""
+    keys, visible = [], []
+    wanted = ("HIDDEN TESTS",) if hidden_only else ("SOLUTION", "HIDDEN TESTS")
     for cell in source_notebook(name).cells:
-        inside = False
+        region = None  # inside "### BEGIN SOLUTION" / "### BEGIN HIDDEN TESTS" … "### END …"
         for line in cell.source.splitlines():
             marker = line.strip()
-            if marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
-                inside = True
-            elif marker in ("### END SOLUTION", "### END HIDDEN TESTS"):
-                inside = False
-            elif inside and cell.cell_type == "code":
+            if marker.startswith("### BEGIN "):
+                region = marker.removeprefix("### BEGIN ")
+            elif marker.startswith("### END "):
+                region = None
+            elif region is None:
+                visible.append(marker)
+            elif region in wanted and cell.cell_type == "code":
                 code = marker.split("#")[0].strip()
                 if len(code) >= 24 and ("=" in code or code.startswith("return")):
                     keys.append(code)
-    return keys
+    seen = "".join(visible).replace(" ", "")
+    return [k for k in keys if k.replace(" ", "") not in seen]
 
 
 # ----------------------------------------------------------------------------- nbgrader
 def nbgrader(*args: str, course: Path) -> subprocess.CompletedProcess:
     """Run an nbgrader command in the course folder; raise with its output on failure."""
+    course = Path(course).resolve()
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
     # nbgrader runs `alembic` (installed next to this Python) to set up its gradebook
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -129,7 +159,7 @@ def rubric(nb) -> str:
 def build(course: Path = COURSE, names: list[str] | None = None) -> Path:
     """Copy the sources of `names` (default: all) into the nbgrader course folder `course`,
     generate their release notebooks (one nbgrader call) and write the rubrics."""
-    names = names or assignments()
+    names, course = names or assignments(), Path(course).resolve()
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(CONFIG)
     rubrics = course / "rubrics"
@@ -205,7 +235,7 @@ def task_outcome(name: str, seed: int, answer: str | None = None) -> tuple[float
     """Run the notebook's training with `answer` in the answer cell (default: the reference)
     under `seed` and return (the hidden band test's outcome, CPU-s). No nbgrader: the cells are
     executed in order in this process, the graded test cells included (their failures ignored,
-    except that the band test must compute its `_outcome`)."""
+    except that the band test must compute its `_grader_outcome`)."""
     from coursekit.labs.grading import GradingError
 
     nb = source_notebook(name)
@@ -222,14 +252,14 @@ def task_outcome(name: str, seed: int, answer: str | None = None) -> tuple[float
             try:
                 exec(compile(src, f"<{name}:{grade_id(cell)}>", "exec"), namespace)
             except (GradingError, AssertionError, NotImplementedError):
-                if grade_id(cell) == "test_trained" and "_outcome" not in namespace:
+                if grade_id(cell) == "test_trained" and "_grader_outcome" not in namespace:
                     raise
     finally:
         os.environ.pop("COURSEKIT_SEED", None)
         import matplotlib.pyplot as plt
 
         plt.close("all")
-    return float(namespace["_outcome"]), time.process_time() - start
+    return float(namespace["_grader_outcome"]), time.process_time() - start
 
 
 def _load_planted():
@@ -241,7 +271,7 @@ def _load_planted():
     return planted
 
 
-def calibrate(seeds=(0, 1, 2, 3, 4), wrong_seeds=(0, 1), log: Callable = print) -> dict:
+def calibrate(seeds=tuple(range(10)), wrong_seeds=(0, 1), log: Callable = print) -> dict:
     """The bands' evidence: each task's outcome for the reference on `seeds` and for each
     planted wrong answer on `wrong_seeds`; written to grading/calibration.json."""
     planted = _load_planted()

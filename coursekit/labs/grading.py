@@ -9,6 +9,7 @@ its assignment's hidden tests, which only the instructors' copy has.
 from __future__ import annotations
 
 import inspect
+import re
 import types
 from collections.abc import Callable
 
@@ -21,18 +22,36 @@ class GradingError(AssertionError):
     """A graded test failed; the message says what to look at."""
 
 
+def _from_coursekit(value) -> bool:
+    """A coursekit module, function or class (not an object like `cfg`, which students may use)."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__.split(".")[0] == "coursekit"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+        return str(getattr(value, "__module__", "")).split(".")[0] == "coursekit"
+    return False
+
+
+#: `ck.…`, `coursekit.…` or an import of coursekit written inside the function's own source
+_SOURCE_USE = re.compile(r"\b(ck|coursekit)\s*\.|\bimport\s+coursekit|\bfrom\s+coursekit")
+
+
 def _coursekit_names(fn: Callable, seen: set[int]) -> list[str]:
     """Names of coursekit objects that `fn` (or a notebook function it calls) refers to."""
     if id(fn) in seen or not isinstance(fn, types.FunctionType):
         return []
     seen.add(id(fn))
     found = []
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):  # defined where no source is kept
+        source = ""
+    code = "\n".join(line.split("#")[0] for line in source.splitlines())
+    found += [m.group(0).strip() for m in _SOURCE_USE.finditer(code)]
     closure = inspect.getclosurevars(fn)
+    defaults = [v for v in (fn.__defaults__ or ()) if _from_coursekit(v)]
+    found += [getattr(v, "__name__", repr(v)) for v in defaults]
     for name, value in {**closure.globals, **closure.nonlocals}.items():
-        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        if isinstance(value, types.ModuleType):
-            module = value.__name__
-        if str(module).split(".")[0] == "coursekit":
+        if _from_coursekit(value):
             found.append(name)
         elif isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
             found += _coursekit_names(value, seen)  # a helper the student wrote
@@ -40,8 +59,9 @@ def _coursekit_names(fn: Callable, seen: set[int]) -> list[str]:
 
 
 def own_code(fn: Callable, what: str = "") -> None:
-    """The graded function computes its result itself: it refers to nothing from coursekit
-    (whose models implement the lecture's losses) — torch only."""
+    """The graded function computes its result itself: it uses no coursekit module, function or
+    class (coursekit's models implement the lecture's losses) — torch only. Objects such as
+    `cfg` may be used."""
     if not callable(fn):
         raise GradingError(f"{what or 'the answer'} must be a function, got {type(fn).__name__}")
     names = _coursekit_names(fn, set())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -128,6 +129,21 @@ def test_nbgrader_gives_each_submission_its_points(request):
                 assert got["written"] == written, f"{name}/{student}: written answer {got['written']}"
                 auto = {k: v for k, v in got.items() if k != "written"}
                 assert auto == want, f"{name}/{student}: got {auto}, expected {want}"
+        # the feedback pages hold no hidden test and no line of its reference code, only the
+        # hints (a student's own code may of course contain the same lines as the reference)
+        for name in expected:
+            pages = list((folder / "feedback").glob(f"*/{name}/{name}.html"))
+            assert len(pages) == len(expected[name]), (name, pages)
+            keys = [normalize(k) for k in A.answer_keys(name, hidden_only=True)]
+            for page in pages:
+                html = page.read_text()
+                assert "HIDDEN TESTS" not in html and "_grader_" not in html, page
+                text = normalize(unescape(re.sub(r"<[^>]+>", "", html)))
+                submitted = nbformat.read(folder / "submitted" / page.parts[-3] / name /
+                                          f"{name}.ipynb", as_version=4)
+                own = normalize(A.cell_by_id(submitted, "answer").source)
+                leaked = [k for k in keys if k in text and k not in own]
+                assert not leaked, (page, leaked)
         # every cell of the untouched release ran (errors allowed), nothing crashed
         for name in expected:
             nb = nbformat.read(folder / "autograded" / "untouched" / name / f"{name}.ipynb",

@@ -30,10 +30,29 @@ def helper_that_borrows(mu, log_sigma):
     return kl_borrowed(mu, log_sigma)
 
 
+def imports_inside(mu, log_sigma):
+    from coursekit.models.vae import kl_closed_form
+
+    return kl_closed_form(mu, log_sigma)
+
+
+def default_argument(mu, log_sigma, kl=vae.kl_closed_form):
+    return kl(mu, log_sigma)
+
+
+CFG = ck.setup(seed=0, verbose=False)
+
+
+def uses_cfg_and_a_comment(mu, log_sigma):
+    # not ck.vae.kl_closed_form: my own
+    return kl_own(mu.to(CFG.device), log_sigma)
+
+
 def test_own_code_accepts_torch_only_and_rejects_coursekit_in_any_form():
     own_code(kl_own)
     own_code(lambda x: F.softplus(x).mean())
-    for fn in (kl_borrowed, kl_via_ck, helper_that_borrows):
+    own_code(uses_cfg_and_a_comment)  # objects like cfg are fine, comments are not code
+    for fn in (kl_borrowed, kl_via_ck, helper_that_borrows, imports_inside, default_argument):
         with pytest.raises(GradingError, match="coursekit"):
             own_code(fn)
     with pytest.raises(GradingError, match="function"):
