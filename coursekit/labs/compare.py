@@ -32,7 +32,9 @@ from ..metrics import N_REFERENCE, evaluate_samples, heldout_images
 LECTURE_TABLE = {"ae": ("reconstruct X", "heuristic"), "gan": ("reconstruct q(X)", "heuristic"),
                  "vae": ("reconstruct X", "probabilistic"),
                  "ddpm": ("reconstruct q(X)", "probabilistic"),
-                 "ldm": ("reconstruct q(X) in an AE's code space", "probabilistic")}
+                 "ldm": ("reconstruct q(X) in an AE's code space", "probabilistic"),
+                 # beyond the lecture (notebook 06): flow matching in the same code space
+                 "flow": ("reconstruct q(X) in an AE's code space", "probabilistic")}
 
 
 @torch.no_grad()

@@ -54,10 +54,11 @@ from ..metrics import REFERENCE_SEED, evaluate_samples, reference
 from ..metrics.classifier import N_FEATURES
 from .compare import load_for_comparison, model_scores
 
-#: The models of the table, in the notebook's order (ldm: the DDPM in the ae's code space).
-STUDY_MODELS = ("ae", "vae", "gan", "ddpm", "ldm")
-#: Models whose sampling takes DDIM steps.
-DDIM_MODELS = ("ddpm", "ldm")
+#: The models of the table, in the notebook's order (ldm: the DDPM in the ae's code space;
+#: flow: flow matching in the same code space, notebook 06).
+STUDY_MODELS = ("ae", "vae", "gan", "ddpm", "ldm", "flow")
+#: Models whose sampling takes a number of steps (DDIM steps; the flow's Euler steps).
+DDIM_MODELS = ("ddpm", "ldm", "flow")
 #: The slow model (pixel DDPM, ~0.1–0.2 CPU-s per sample): sampled in batches of `slow_batch`
 #: inside its `sample`; each sample draws from its own generator, so the batch size changes
 #: memory and speed, never the images (recorded as ``slow_batch``).
@@ -305,6 +306,8 @@ def sampler(name: str, result: dict) -> str:
         return f"DDIM-{steps}, η = {_default(ImageDiffusion.sample, 'eta'):g}"
     if name == "ldm":
         return f"DDIM-{steps}, η = {_default(Diffusion.ddim_sample, 'eta'):g}, in code space"
+    if name == "flow":
+        return f"Euler ODE, {steps} steps, in code space"
     return {"ae": "Gaussian fitted to its codes", "vae": "z ~ N(0, I)", "gan": "z ~ N(0, I)",
             REAL: "train images"}.get(name, "its `sample`")
 
