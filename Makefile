@@ -137,7 +137,7 @@ assignments: env
 
 # make grade A=hw2_vae: autograde build/assignments/submitted/<student>/hw2_vae/, write feedback + CSV
 grade: env
-	@[ -n "$(A)" ] || { echo "usage: make grade A=<assignment> (one of: $$(ls grading/source))"; exit 2; }
+	@[ -n "$(A)" ] || { echo "usage: make grade A=<assignment> (one of: $$(ls grading/source | tr "\n" " "))"; exit 2; }
 	"$(PY)" scripts/assignments.py grade $(A)
 
 slides: env  ## build/slides/*.slides.html; reveal.js + MathJax fetched once with npm into build/vendor
