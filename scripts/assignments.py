@@ -108,6 +108,11 @@ def solution_code(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not SOLUTION.match(line))
 
 
+def reference_answer(name: str) -> str:
+    """The code of the assignment's answer cell as the solution writes it."""
+    return solution_code(cell_by_id(source_notebook(name), "answer").source)
+
+
 def answer_keys(name: str, hidden_only: bool = False) -> list[str]:
     """Lines of the graded references (solution regions and the hidden tests' reference
     code; only the latter with `hidden_only`) that must never reach students, leaving out lines
@@ -191,11 +196,9 @@ def solved(name: str, course: Path = COURSE, answer: str | None = None,
     """The release notebook with its answer cell filled: `answer` (default: the reference
     solution) and the written answer (default: the model answer)."""
     nb = copy.deepcopy(release_notebook(name, course))
-    src = source_notebook(name)
-    cell_by_id(nb, "answer").source = (answer if answer is not None
-                                       else solution_code(cell_by_id(src, "answer").source))
-    cell_by_id(nb, "written").source = (written if written is not None
-                                        else solution_code(cell_by_id(src, "written").source))
+    cell_by_id(nb, "answer").source = answer if answer is not None else reference_answer(name)
+    cell_by_id(nb, "written").source = (written if written is not None else solution_code(
+        cell_by_id(source_notebook(name), "written").source))
     return nb
 
 
@@ -220,7 +223,7 @@ def grade(name: str, course: Path = COURSE) -> Path:
     scores = autograde(course, name).get(name, {})
     nbgrader("generate_feedback", name, "--force", course=course)
     out = course / f"grades_{name}.csv"
-    ids = list(points(source_notebook(name))["auto"]) + list(points(source_notebook(name))["manual"])
+    ids = [gid for kind in points(source_notebook(name)).values() for gid in kind]
     with out.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *ids, "auto_total"])
@@ -288,7 +291,7 @@ def calibrate(seeds=tuple(range(10)), wrong_seeds=(0, 1), log: Callable = print)
             value, cpu = task_outcome(name, seed)
             task["reference"][str(seed)] = {"outcome": value, "cpu_seconds": round(cpu, 2)}
             log(f"{name} reference seed {seed}: {value:.4g} ({cpu:.1f} CPU-s)")
-        reference = solution_code(cell_by_id(source_notebook(name), "answer").source)
+        reference = reference_answer(name)
         for wrong in planted.PLANTED[name]:
             task["wrong"][wrong.name] = {}
             for seed in wrong_seeds:

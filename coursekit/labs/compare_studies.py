@@ -58,7 +58,7 @@ from .compare import load_for_comparison, model_scores
 #: flow: flow matching in the same code space, notebook 06).
 STUDY_MODELS = ("ae", "vae", "gan", "ddpm", "ldm", "flow")
 #: Models whose sampling takes a number of steps (DDIM steps; the flow's Euler steps).
-DDIM_MODELS = ("ddpm", "ldm", "flow")
+STEP_MODELS = ("ddpm", "ldm", "flow")
 #: The slow model (pixel DDPM, ~0.1–0.2 CPU-s per sample): sampled in batches of `slow_batch`
 #: inside its `sample`; each sample draws from its own generator, so the batch size changes
 #: memory and speed, never the images (recorded as ``slow_batch``).
@@ -144,7 +144,7 @@ def measure(names: Sequence[str], models: dict[str, Pretrained], n: int, seeds: 
         cpu = []
         for i, seed in enumerate(seeds):
             c0 = time.process_time()
-            kw = {"steps": ddim_steps} if name in DDIM_MODELS else None
+            kw = {"steps": ddim_steps} if name in STEP_MODELS else None
             slow = name in SLOW_MODELS
             if progress and not slow:
                 print(f"{name}: {n} samples, seed {seed} …", flush=True)

@@ -44,7 +44,7 @@ def submissions(course: Path) -> dict[str, dict[str, dict[str, float]]]:
     expected: dict[str, dict[str, dict[str, float]]] = {}
     for name in A.assignments():
         auto = A.points(A.source_notebook(name))["auto"]
-        reference = A.solution_code(A.cell_by_id(A.source_notebook(name), "answer").source)
+        reference = A.reference_answer(name)
         A.submit(course, name, "solution", A.solved(name, course))
         A.submit(course, name, "untouched", A.release_notebook(name, course))
         expected[name] = {"solution": dict(auto), "untouched": dict.fromkeys(auto, 0.0)}
